@@ -1,0 +1,324 @@
+"""Settings: read once, with precedence command line > environment > ini > default.
+
+Every value carries where it came from, so the report header can show it and every error can
+name it. All checks happen here, in ``pytest_configure``: a bad value stops the run before any
+test starts, as a one-line ``pytest.UsageError`` (exit code 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import pytest
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from pytest_uow.strategies import STRATEGIES
+
+T = TypeVar("T")
+
+ISOLATIONS = ("schema",)
+DEFAULT_DRIVER = "psycopg2"
+# The worker suffix (_<run>_gw<n>) takes at most 21 bytes of PostgreSQL's 63.
+MAX_PREFIX_LENGTH = 40
+_SAFE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+AnySessionmaker = sessionmaker[Any] | scoped_session[Any]
+
+
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A setting's value and where it came from (``"default"`` when nobody set it)."""
+
+    value: T
+    source: str
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every pytest-uow setting, resolved and checked; kept in ``config.stash``."""
+
+    url: Sourced[URL | None]
+    metadata: Sourced[str | None]
+    isolation: Sourced[str]
+    strategy: Sourced[str]
+    keep: Sourced[bool]
+    schema_prefix: Sourced[str]
+    sessionmakers: Sourced[tuple[str, ...]]
+    pg_bindir: Sourced[str | None]
+
+    @property
+    def all(self) -> dict[str, Sourced[Any]]:
+        return {
+            "server": self.url,
+            "metadata": self.metadata,
+            "isolation": self.isolation,
+            "strategy": self.strategy,
+            "keep": self.keep,
+            "schema prefix": self.schema_prefix,
+            "sessionmakers": self.sessionmakers,
+            "pg bindir": self.pg_bindir,
+        }
+
+    @property
+    def configured(self) -> bool:
+        """Whether the project asked for pytest-uow through any setting at all."""
+        return any(not setting.is_default for setting in self.all.values())
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How one setting is spelled in each place it can be given."""
+
+    ini: str
+    env: str
+    option: str | None  # the argparse dest; None when there is no command-line form
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.option or "").replace("_", "-")
+
+
+_URL = _Spec("uow_database_url", "UOW_DATABASE_URL", "uow_url")
+_METADATA = _Spec("uow_metadata", "UOW_METADATA", "uow_metadata")
+_ISOLATION = _Spec("uow_isolation", "UOW_ISOLATION", "uow_isolation")
+_STRATEGY = _Spec("uow_strategy", "UOW_STRATEGY", "uow_strategy")
+_KEEP = _Spec("uow_keep", "UOW_KEEP", "uow_keep")
+_PREFIX = _Spec("uow_schema_prefix", "UOW_SCHEMA_PREFIX", "uow_schema_prefix")
+_SESSIONMAKERS = _Spec("uow_sessionmakers", "UOW_SESSIONMAKERS", None)
+_PG_BINDIR = _Spec("uow_pg_bindir", "UOW_PG_BINDIR", "uow_pg_bindir")
+SPECS = (_URL, _METADATA, _ISOLATION, _STRATEGY, _KEEP, _PREFIX, _SESSIONMAKERS, _PG_BINDIR)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Declare every setting; all default to ``None`` so that "unset" differs from "off"."""
+    group = parser.getgroup("uow", "pytest-uow: isolated PostgreSQL per xdist worker")
+    group.addoption(
+        _URL.flag, dest=_URL.option, default=None, metavar="URL",
+        help="PostgreSQL server to use (default: start a throwaway server). "
+        f"Env {_URL.env}, ini {_URL.ini}.",
+    )
+    group.addoption(
+        _METADATA.flag, dest=_METADATA.option, default=None, metavar="MODULE:ATTR",
+        help="the application's MetaData, declarative base, or a callable returning one; "
+        f"its tables are created in every worker schema. Env {_METADATA.env}, ini {_METADATA.ini}.",
+    )
+    group.addoption(
+        _ISOLATION.flag, dest=_ISOLATION.option, default=None, choices=ISOLATIONS,
+        help=f"how workers are kept apart (default: schema). Env {_ISOLATION.env}, "
+        f"ini {_ISOLATION.ini}.",
+    )
+    group.addoption(
+        _STRATEGY.flag, dest=_STRATEGY.option, default=None, choices=tuple(STRATEGIES),
+        help="how each test's writes are undone (default: rollback). "
+        f"Env {_STRATEGY.env}, ini {_STRATEGY.ini}; per test: @pytest.mark.uow(strategy=...).",
+    )
+    group.addoption(
+        _KEEP.flag, dest=_KEEP.option, default=None, action=argparse.BooleanOptionalAction,
+        help=f"keep worker schemas after the run, for inspection. Env {_KEEP.env}, ini {_KEEP.ini}.",
+    )
+    group.addoption(
+        _PREFIX.flag, dest=_PREFIX.option, default=None, metavar="PREFIX",
+        help=f"first part of worker schema names (default: uow). Env {_PREFIX.env}, "
+        f"ini {_PREFIX.ini}.",
+    )
+    group.addoption(
+        _PG_BINDIR.flag, dest=_PG_BINDIR.option, default=None, metavar="DIR",
+        help="directory holding initdb and postgres for the throwaway server "
+        f"(default: discovered). Env {_PG_BINDIR.env}, ini {_PG_BINDIR.ini}.",
+    )
+
+    parser.addini(_URL.ini, "PostgreSQL server URL (default: a throwaway server)", default=None)
+    parser.addini(_METADATA.ini, "module:attribute of the application's MetaData", default=None)
+    parser.addini(_ISOLATION.ini, "isolation between workers: schema", default=None)
+    parser.addini(
+        _STRATEGY.ini, f"per-test reset strategy: {', '.join(STRATEGIES)}", default=None
+    )
+    parser.addini(_KEEP.ini, "keep worker schemas after the run", type="bool", default=None)
+    parser.addini(_PREFIX.ini, "first part of worker schema names", default=None)
+    parser.addini(
+        _SESSIONMAKERS.ini,
+        "module:attribute of application sessionmakers to re-bind for each test",
+        type="linelist", default=None,
+    )
+    parser.addini(_PG_BINDIR.ini, "directory holding initdb and postgres", default=None)
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read every setting from its highest-precedence source and check it."""
+    return Settings(
+        url=_check(_URL, _raw(config, _URL), parse_url),
+        metadata=_check(_METADATA, _raw(config, _METADATA), _check_metadata),
+        isolation=_check(_ISOLATION, _raw(config, _ISOLATION, "schema"), _choice(ISOLATIONS)),
+        strategy=_check(
+            _STRATEGY, _raw(config, _STRATEGY, "rollback"), _choice(tuple(STRATEGIES))
+        ),
+        keep=_check(_KEEP, _raw(config, _KEEP, False), _parse_bool),
+        schema_prefix=_check(_PREFIX, _raw(config, _PREFIX, "uow"), _check_prefix),
+        sessionmakers=_check(_SESSIONMAKERS, _raw(config, _SESSIONMAKERS, ()), _check_sessionmakers),
+        pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
+    )
+
+
+def _raw(config: pytest.Config, spec: _Spec, default: object = None) -> Sourced[object]:
+    if spec.option is not None:
+        value = config.getoption(spec.option)
+        if value is not None:
+            return Sourced(value, f"command line {spec.flag}")
+    if spec.env in os.environ:
+        return Sourced(os.environ[spec.env], f"environment {spec.env}")
+    value = config.getini(spec.ini)
+    if value is not None and value != []:
+        where = config.inipath.name if config.inipath else "ini file"
+        return Sourced(value, f"ini {spec.ini} in {where}")
+    return Sourced(default, "default")
+
+
+def _check(spec: _Spec, raw: Sourced[object], convert: Callable[[Any], T]) -> Sourced[T]:
+    if raw.is_default and raw.value is None:
+        return Sourced(raw.value, raw.source)  # type: ignore[arg-type]
+    try:
+        return Sourced(convert(raw.value), raw.source)
+    except ValueError as error:
+        raise pytest.UsageError(f"{spec.ini}: {raw.value!r} from {raw.source}: {error}") from None
+
+
+def _choice(choices: Sequence[str]) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"not one of: {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def parse_url(value: object) -> URL:
+    """A PostgreSQL URL; one without a driver means psycopg2, the driver we depend on."""
+    try:
+        url = make_url(str(value).strip())
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; expected postgresql://user@host:port/database"
+        ) from None
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"pytest-uow needs PostgreSQL, not {url.get_backend_name()}; "
+            "expected postgresql://user@host:port/database"
+        )
+    if "+" not in url.drivername:
+        url = url.set(drivername=f"postgresql+{DEFAULT_DRIVER}")
+    return url
+
+
+def _parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("not a yes/no value; use one of: 1, true, yes, on, 0, false, no, off")
+
+
+def _check_prefix(value: object) -> str:
+    text = str(value).strip()
+    if not _SAFE_IDENTIFIER.match(text) or len(text) > MAX_PREFIX_LENGTH:
+        raise ValueError(
+            "not a safe schema name prefix; use lowercase letters, digits and _, "
+            f"starting with a letter or _, at most {MAX_PREFIX_LENGTH} characters"
+        )
+    return text
+
+
+def _check_bindir(value: object) -> str:
+    path = Path(str(value).strip()).expanduser()
+    missing = [name for name in ("initdb", "postgres") if not (path / name).is_file()]
+    if missing:
+        raise ValueError(f"no {' or '.join(missing)} in that directory; name the bin directory "
+                         "of a PostgreSQL installation (as printed by pg_config --bindir)")
+    return str(path.resolve())
+
+
+def _check_metadata(value: object) -> str:
+    spec = str(value).strip()
+    load_metadata(spec)
+    return spec
+
+
+def _check_sessionmakers(value: object) -> tuple[str, ...]:
+    specs = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    names = tuple(spec.strip() for spec in specs if spec.strip())
+    for name in names:
+        load_sessionmaker(name)
+    return names
+
+
+def load_object(spec: str) -> object:
+    """Import ``module:attribute`` (the attribute may be dotted)."""
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError("expected module:attribute, e.g. myapp.models:metadata")
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as error:  # any import-time failure of user code is reported the same way
+        raise ValueError(f"cannot import {module_name}: {type(error).__name__}: {error}") from None
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name} has no attribute {attribute}") from None
+    return target
+
+
+def load_metadata(spec: str) -> MetaData:
+    """The ``MetaData`` named by ``spec``: a MetaData, a declarative base, or a callable."""
+    target = load_object(spec)
+    if callable(target) and not isinstance(target, MetaData) and not _has_metadata(target):
+        try:
+            target = target()
+        except Exception as error:
+            raise ValueError(f"calling it failed: {type(error).__name__}: {error}") from None
+    if _has_metadata(target):
+        target = target.metadata  # type: ignore[attr-defined]
+    if not isinstance(target, MetaData):
+        raise ValueError(
+            f"is a {type(target).__name__}; expected a MetaData, a declarative base "
+            "(anything with .metadata) or a callable returning one"
+        )
+    foreign = sorted(t.fullname for t in target.tables.values() if t.schema is not None)
+    if foreign:
+        raise ValueError(
+            f"tables {', '.join(foreign)} name their own schema; pytest-uow creates tables only "
+            "in the worker schema, so leave Table(schema=...) unset"
+        )
+    return target
+
+
+def _has_metadata(target: object) -> bool:
+    return isinstance(getattr(target, "metadata", None), MetaData)
+
+
+def load_sessionmaker(spec: str) -> AnySessionmaker:
+    target = load_object(spec)
+    if not isinstance(target, sessionmaker | scoped_session):
+        raise ValueError(
+            f"{spec} is a {type(target).__name__}; expected a sessionmaker or scoped_session"
+        )
+    return target

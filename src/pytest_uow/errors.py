@@ -1,0 +1,23 @@
+"""Errors whose message says what went wrong and how to fix it.
+
+Bad *settings* are reported as ``pytest.UsageError`` by ``config.py``; the errors here are the
+ones that can only show up later, when the plugin talks to PostgreSQL or starts a server.
+"""
+
+from __future__ import annotations
+
+
+class UowError(Exception):
+    """Base class: every error pytest-uow raises on purpose."""
+
+
+class ServerError(UowError):
+    """The throwaway PostgreSQL server could not be found or started."""
+
+
+class DatabaseSetupError(UowError):
+    """The worker's database (connection, schema or tables) could not be prepared.
+
+    Raised once per worker; every test that needs the database then fails with this one
+    message instead of repeating a traceback.
+    """

@@ -10,6 +10,7 @@ state files, so nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -33,7 +34,7 @@ def _die_with_parent() -> None:
 
 
 def _is_ready(data_dir: Path) -> bool:
-    """``postmaster.pid`` line 8 says ``ready`` once connections are accepted (as pg_ctl -w reads)."""
+    """Line 8 of ``postmaster.pid`` says ``ready`` once connections are accepted (pg_ctl -w)."""
     try:
         lines = (data_dir / "postmaster.pid").read_text().splitlines()
     except OSError:
@@ -75,10 +76,8 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 def _remove(paths: list[str], tree: str) -> None:
     shutil.rmtree(tree, ignore_errors=True)
     for path in paths:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def main(spec: dict[str, Any]) -> int:
@@ -98,8 +97,12 @@ def main(spec: dict[str, Any]) -> int:
     owner_fd = _pidfd(spec["owner_pid"])
     with open(Path(server_dir) / "postgres.log", "ab") as log:
         server = subprocess.Popen(
-            spec["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent, **credentials,
+            spec["argv"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            **credentials,
         )
     deadline = time.monotonic() + _READY_TIMEOUT
     while not _is_ready(data_dir):

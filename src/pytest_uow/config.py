@@ -109,36 +109,58 @@ def add_options(parser: pytest.Parser) -> None:
     """Declare every setting; all default to ``None`` so that "unset" differs from "off"."""
     group = parser.getgroup("uow", "pytest-uow: isolated PostgreSQL per xdist worker")
     group.addoption(
-        _URL.flag, dest=_URL.option, default=None, metavar="URL",
+        _URL.flag,
+        dest=_URL.option,
+        default=None,
+        metavar="URL",
         help="PostgreSQL server to use (default: start a throwaway server). "
         f"Env {_URL.env}, ini {_URL.ini}.",
     )
     group.addoption(
-        _METADATA.flag, dest=_METADATA.option, default=None, metavar="MODULE:ATTR",
+        _METADATA.flag,
+        dest=_METADATA.option,
+        default=None,
+        metavar="MODULE:ATTR",
         help="the application's MetaData, declarative base, or a callable returning one; "
         f"its tables are created in every worker schema. Env {_METADATA.env}, ini {_METADATA.ini}.",
     )
     group.addoption(
-        _ISOLATION.flag, dest=_ISOLATION.option, default=None, choices=ISOLATIONS,
+        _ISOLATION.flag,
+        dest=_ISOLATION.option,
+        default=None,
+        choices=ISOLATIONS,
         help=f"how workers are kept apart (default: schema). Env {_ISOLATION.env}, "
         f"ini {_ISOLATION.ini}.",
     )
     group.addoption(
-        _STRATEGY.flag, dest=_STRATEGY.option, default=None, choices=tuple(STRATEGIES),
+        _STRATEGY.flag,
+        dest=_STRATEGY.option,
+        default=None,
+        choices=tuple(STRATEGIES),
         help="how each test's writes are undone (default: rollback). "
         f"Env {_STRATEGY.env}, ini {_STRATEGY.ini}; per test: @pytest.mark.uow(strategy=...).",
     )
     group.addoption(
-        _KEEP.flag, dest=_KEEP.option, default=None, action=argparse.BooleanOptionalAction,
-        help=f"keep worker schemas after the run, for inspection. Env {_KEEP.env}, ini {_KEEP.ini}.",
+        _KEEP.flag,
+        dest=_KEEP.option,
+        default=None,
+        action=argparse.BooleanOptionalAction,
+        help=f"keep worker schemas after the run, for inspection. Env {_KEEP.env}, "
+        f"ini {_KEEP.ini}.",
     )
     group.addoption(
-        _PREFIX.flag, dest=_PREFIX.option, default=None, metavar="PREFIX",
+        _PREFIX.flag,
+        dest=_PREFIX.option,
+        default=None,
+        metavar="PREFIX",
         help=f"first part of worker schema names (default: uow). Env {_PREFIX.env}, "
         f"ini {_PREFIX.ini}.",
     )
     group.addoption(
-        _PG_BINDIR.flag, dest=_PG_BINDIR.option, default=None, metavar="DIR",
+        _PG_BINDIR.flag,
+        dest=_PG_BINDIR.option,
+        default=None,
+        metavar="DIR",
         help="directory holding initdb and postgres for the throwaway server "
         f"(default: discovered). Env {_PG_BINDIR.env}, ini {_PG_BINDIR.ini}.",
     )
@@ -146,15 +168,14 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(_URL.ini, "PostgreSQL server URL (default: a throwaway server)", default=None)
     parser.addini(_METADATA.ini, "module:attribute of the application's MetaData", default=None)
     parser.addini(_ISOLATION.ini, "isolation between workers: schema", default=None)
-    parser.addini(
-        _STRATEGY.ini, f"per-test reset strategy: {', '.join(STRATEGIES)}", default=None
-    )
+    parser.addini(_STRATEGY.ini, f"per-test reset strategy: {', '.join(STRATEGIES)}", default=None)
     parser.addini(_KEEP.ini, "keep worker schemas after the run", type="bool", default=None)
     parser.addini(_PREFIX.ini, "first part of worker schema names", default=None)
     parser.addini(
         _SESSIONMAKERS.ini,
         "module:attribute of application sessionmakers to re-bind for each test",
-        type="linelist", default=None,
+        type="linelist",
+        default=None,
     )
     parser.addini(_PG_BINDIR.ini, "directory holding initdb and postgres", default=None)
 
@@ -165,12 +186,12 @@ def resolve(config: pytest.Config) -> Settings:
         url=_check(_URL, _raw(config, _URL), parse_url),
         metadata=_check(_METADATA, _raw(config, _METADATA), _check_metadata),
         isolation=_check(_ISOLATION, _raw(config, _ISOLATION, "schema"), _choice(ISOLATIONS)),
-        strategy=_check(
-            _STRATEGY, _raw(config, _STRATEGY, "rollback"), _choice(tuple(STRATEGIES))
-        ),
+        strategy=_check(_STRATEGY, _raw(config, _STRATEGY, "rollback"), _choice(tuple(STRATEGIES))),
         keep=_check(_KEEP, _raw(config, _KEEP, False), _parse_bool),
         schema_prefix=_check(_PREFIX, _raw(config, _PREFIX, "uow"), _check_prefix),
-        sessionmakers=_check(_SESSIONMAKERS, _raw(config, _SESSIONMAKERS, ()), _check_sessionmakers),
+        sessionmakers=_check(
+            _SESSIONMAKERS, _raw(config, _SESSIONMAKERS, ()), _check_sessionmakers
+        ),
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
     )
 
@@ -251,8 +272,10 @@ def _check_bindir(value: object) -> str:
     path = Path(str(value).strip()).expanduser()
     missing = [name for name in ("initdb", "postgres") if not (path / name).is_file()]
     if missing:
-        raise ValueError(f"no {' or '.join(missing)} in that directory; name the bin directory "
-                         "of a PostgreSQL installation (as printed by pg_config --bindir)")
+        raise ValueError(
+            f"no {' or '.join(missing)} in that directory; name the bin directory "
+            "of a PostgreSQL installation (as printed by pg_config --bindir)"
+        )
     return str(path.resolve())
 
 

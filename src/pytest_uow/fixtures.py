@@ -15,10 +15,16 @@ from pytest_uow.sessions import rebound
 from pytest_uow.state import run_state
 from pytest_uow.strategies import STRATEGIES, Binding
 
-PUBLIC_FIXTURES = frozenset({
-    "uow_database_url", "uow_schema", "uow_engine",
-    "uow_connection", "uow_session_factory", "uow_session",
-})
+PUBLIC_FIXTURES = frozenset(
+    {
+        "uow_database_url",
+        "uow_schema",
+        "uow_engine",
+        "uow_connection",
+        "uow_session_factory",
+        "uow_session",
+    }
+)
 
 
 def _open_database(config: pytest.Config) -> WorkerDatabase:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from pytest_uow.config import add_options, load_sessionmaker, resolve
 from pytest_uow.database import WorkerDatabase
+from pytest_uow.errors import DatabaseSetupError
 from pytest_uow.fixtures import (
     PUBLIC_FIXTURES,
     _uow_autouse,
@@ -25,8 +27,14 @@ from pytest_uow.state import STATE, RunState, run_state
 from pytest_uow.workers import Worker, XdistHooks, identify
 
 __all__ = [
-    "_uow_autouse", "_uow_binding", "uow_connection", "uow_database_url", "uow_engine",
-    "uow_schema", "uow_session", "uow_session_factory",
+    "_uow_autouse",
+    "_uow_binding",
+    "uow_connection",
+    "uow_database_url",
+    "uow_engine",
+    "uow_schema",
+    "uow_session",
+    "uow_session_factory",
 ]
 
 
@@ -42,7 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.url.value is None:
         server = RunServer(worker.run_id, worker.controller_pid, settings.pg_bindir.value)
     config.stash[STATE] = RunState(
-        settings=settings, worker=worker, server=server,
+        settings=settings,
+        worker=worker,
+        server=server,
         database=WorkerDatabase(settings, worker, server),
         sessionmakers=tuple(load_sessionmaker(name) for name in settings.sessionmakers.value),
     )
@@ -101,10 +111,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     state = run_state(session.config)
     if any(_needs_database(item, state) for item in session.items):
-        try:
+        # A failure is kept by the database and reported by each test that needs it.
+        with contextlib.suppress(DatabaseSetupError):
             state.database.open()
-        except Exception:  # kept by the database; each test needing it reports it
-            pass
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -140,5 +149,3 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None and state.server is not None and _is_controller(state.worker):
         state.server.stop()
-
-

@@ -25,7 +25,10 @@ def search_path_option(schema: str) -> str:
 
 def worker_url(server: URL, schema: str, application_name: str) -> URL:
     """The server URL with the worker's ``search_path`` and application name baked in."""
-    options = " ".join(filter(None, (server.query.get("options"), search_path_option(schema))))
+    given = server.query.get("options") or ()
+    options = " ".join(
+        [*([given] if isinstance(given, str) else given), search_path_option(schema)]
+    )
     return server.update_query_dict({"options": options, "application_name": application_name})
 
 

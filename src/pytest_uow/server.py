@@ -151,8 +151,12 @@ def server_version(binaries: Binaries, account: Account | None) -> str | None:
     credentials = account.credentials() if account else {}
     try:
         result = subprocess.run(
-            [binaries.tool("postgres"), "--version"], capture_output=True, text=True,
-            check=False, cwd="/", **credentials,
+            [binaries.tool("postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            **credentials,
         )
     except OSError:
         return None
@@ -208,8 +212,10 @@ def reachable_binaries(binaries: Binaries, account: Account | None) -> tuple[Bin
             staging.rename(target)
     version = server_version(copied, account)
     if version is None:
-        raise ServerError(f"the copy of the PostgreSQL wheel in {target} cannot be run by "
-                          f"'{account.name}'; remove that directory and try again")
+        raise ServerError(
+            f"the copy of the PostgreSQL wheel in {target} cannot be run by "
+            f"'{account.name}'; remove that directory and try again"
+        )
     return copied, version
 
 
@@ -223,8 +229,9 @@ def _server_base_dir() -> Path:
 
 def _run(argv: list[str], account: Account | None, what: str) -> None:
     credentials = account.credentials() if account else {}
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd="/",
-                            **credentials)
+    result = subprocess.run(
+        argv, capture_output=True, text=True, check=False, cwd="/", **credentials
+    )
     if result.returncode != 0:
         raise ServerError(f"{what} failed ({' '.join(argv)}): {result.stderr.strip()[-2000:]}")
 
@@ -234,16 +241,28 @@ def _copy_tree(source: Path, target: Path) -> None:
     _run(["cp", "-a", str(source), str(target)], None, "copying a PostgreSQL data directory")
 
 
-def _prepare_data_dir(binaries: Binaries, version: str, account: Account | None,
-                      data_dir: Path) -> None:
+def _prepare_data_dir(
+    binaries: Binaries, version: str, account: Account | None, data_dir: Path
+) -> None:
     """Copy a cached ``initdb`` result, creating it first if this is the first run."""
     key = f"pg{version}-{hashlib.sha1(str(binaries.bindir).encode()).hexdigest()[:10]}"
     template = _cache_dir() / "initdb" / key
     if template.is_dir():
         _copy_tree(template, data_dir)
         return
-    initdb = [binaries.tool("initdb"), "-D", str(data_dir), "-U", SUPERUSER, "-A", "trust",
-              "-E", "UTF8", "--locale=C", "--no-sync"]
+    initdb = [
+        binaries.tool("initdb"),
+        "-D",
+        str(data_dir),
+        "-U",
+        SUPERUSER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
         lock: FileLock | contextlib.nullcontext[None] = FileLock(str(template) + ".lock")
@@ -273,8 +292,9 @@ class ServerState:
     start_seconds: float
 
 
-def _start(binaries: Binaries, account: Account | None, owner_pid: int,
-           state_files: list[Path]) -> tuple[ServerState, subprocess.Popen[bytes]]:
+def _start(
+    binaries: Binaries, account: Account | None, owner_pid: int, state_files: list[Path]
+) -> tuple[ServerState, subprocess.Popen[bytes]]:
     started = time.perf_counter()
     binaries, version = reachable_binaries(binaries, account)
     server_dir = Path(tempfile.mkdtemp(prefix="pytest-uow-", dir=_server_base_dir()))
@@ -288,16 +308,23 @@ def _start(binaries: Binaries, account: Account | None, owner_pid: int,
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]
         spec = {
-            "argv": argv, "server_dir": str(server_dir), "data_dir": str(data_dir),
-            "owner_pid": owner_pid, "remove": [str(p) for p in state_files],
-            "uid": account.uid if account else None, "gid": account.gid if account else None,
+            "argv": argv,
+            "server_dir": str(server_dir),
+            "data_dir": str(data_dir),
+            "owner_pid": owner_pid,
+            "remove": [str(p) for p in state_files],
+            "uid": account.uid if account else None,
+            "gid": account.gid if account else None,
         }
         watchdog_script = Path(__file__).with_name("_watchdog.py")
         with open(server_dir / "watchdog.log", "wb") as watchdog_log:
             watchdog = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(watchdog_script), json.dumps(spec)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=watchdog_log,
-                start_new_session=True, cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=watchdog_log,
+                start_new_session=True,
+                cwd="/",
             )
         report = _read_report(watchdog, server_dir)
     except BaseException:
@@ -305,11 +332,20 @@ def _start(binaries: Binaries, account: Account | None, owner_pid: int,
         raise
     if not report.startswith("ready"):
         raise ServerError(f"the throwaway PostgreSQL did not start: {report.strip()[-2000:]}")
-    url = URL.create("postgresql+psycopg2", username=SUPERUSER, database="postgres",
-                     query={"host": str(server_dir), "port": str(PORT)})
-    state = ServerState(url.render_as_string(hide_password=False), str(server_dir),
-                        watchdog.pid, version, binaries.origin,
-                        round(time.perf_counter() - started, 3))
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=SUPERUSER,
+        database="postgres",
+        query={"host": str(server_dir), "port": str(PORT)},
+    )
+    state = ServerState(
+        url.render_as_string(hide_password=False),
+        str(server_dir),
+        watchdog.pid,
+        version,
+        binaries.origin,
+        round(time.perf_counter() - started, 3),
+    )
     return state, watchdog
 
 
@@ -354,8 +390,12 @@ class RunServer:
             with FileLock(str(self._lock_path)):
                 if self.state() is None:
                     binaries = find_binaries(self._pg_bindir)
-                    state, self._watchdog = _start(binaries, server_account(), self._owner_pid,
-                                                   [self._state_path, self._lock_path])
+                    state, self._watchdog = _start(
+                        binaries,
+                        server_account(),
+                        self._owner_pid,
+                        [self._state_path, self._lock_path],
+                    )
                     staging = self._state_path.with_suffix(".tmp")
                     staging.write_text(json.dumps(state.__dict__))
                     staging.rename(self._state_path)

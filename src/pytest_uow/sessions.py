@@ -19,7 +19,10 @@ from pytest_uow.strategies import Binding
 AnySessionmaker = sessionmaker[Any] | scoped_session[Any]
 
 # What a Session uses when its sessionmaker does not say: restored when we added the key.
-_SESSION_DEFAULTS: dict[str, Any] = {"bind": None, "join_transaction_mode": "conservative_savepoint"}
+_SESSION_DEFAULTS: dict[str, Any] = {
+    "bind": None,
+    "join_transaction_mode": "conservative_savepoint",
+}
 
 
 def _factory(maker: AnySessionmaker) -> sessionmaker[Any]:
@@ -40,8 +43,9 @@ def rebound(makers: Sequence[AnySessionmaker], binding: Binding) -> Iterator[Non
     try:
         for maker in makers:
             factory = _factory(maker)
-            originals.append((maker, {key: factory.kw.get(key, _SESSION_DEFAULTS.get(key))
-                                      for key in overrides}))
+            originals.append(
+                (maker, {key: factory.kw.get(key, _SESSION_DEFAULTS.get(key)) for key in overrides})
+            )
             _forget_sessions(maker)
             factory.configure(**overrides)
         yield

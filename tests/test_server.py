@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,3 +239,40 @@ def test_fixture_alone_is_enough(
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["uow: throwaway PostgreSQL * started in * s"])
+
+
+def test_no_binaries_anywhere_names_both_remedies(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hide every place binaries are looked for, in a private mount namespace (root only)."""
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    hidden_dirs = [Path("/usr/lib/postgresql")]
+    bindir = _wheel_bindir()
+    if bindir is not None:
+        hidden_dirs.append(bindir.parent.parent)
+    hidden_files = [
+        Path(found).resolve()
+        for found in (shutil.which("pg_config"), shutil.which("postgres"))
+        if found
+    ]
+    mounts = [f"mount --bind /dev/null {f}" for f in hidden_files]
+    mounts += [f"mount -t tmpfs none {d}" for d in hidden_dirs if d.is_dir()]
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
+    if os.geteuid() != 0 or probe.returncode != 0:
+        pytest.skip("needs root and mount namespaces to hide the installed binaries")
+    project.makepyfile(test_nothing="def test_needs_db(uow_session): pass")
+    inner = " && ".join([*mounts, f"{sys.executable} -m pytest -p no:xdist -p no:randomly"])
+
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", inner],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stdout
+    errors = [line for line in result.stdout.splitlines() if "found no PostgreSQL" in line]
+    assert len(errors) == 1, result.stdout  # one line, no chained repeats
+    assert "pip install 'pytest-uow[server]'" in errors[0]
+    assert "UOW_DATABASE_URL=" in errors[0]

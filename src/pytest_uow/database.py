@@ -21,6 +21,8 @@ from pytest_uow.workers import Worker
 
 
 def _one_line(error: BaseException) -> str:
+    if isinstance(error, UowError):
+        return str(error)
     cause = getattr(error, "orig", None) or error
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     return f"{type(cause).__name__}: {' '.join(lines[:2])}" if lines else type(cause).__name__

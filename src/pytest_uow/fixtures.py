@@ -32,8 +32,10 @@ def _open_database(config: pytest.Config) -> WorkerDatabase:
     try:
         database.open()
     except DatabaseSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    return database
+        message = str(error)
+    else:
+        return database
+    pytest.fail(message, pytrace=False)  # outside the except: one line, no chained traceback
 
 
 @pytest.fixture(scope="session")

@@ -157,7 +157,7 @@ batches = Table(
 # Built at import time from the application's own configuration, as in production.
 engine = create_engine(
     os.environ.get("APP_DATABASE_URL", "postgresql+psycopg2://app@127.0.0.1:1/app"),
-    isolation_level="REPEATABLE READ",
+    isolation_level=os.environ.get("APP_ISOLATION", "REPEATABLE READ"),
 )
 DEFAULT_SESSION_FACTORY = sessionmaker(bind=engine, expire_on_commit=False)
 

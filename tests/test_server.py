@@ -151,31 +151,32 @@ def test_server_extra_wheel_binaries_run(project: pytest.Pytester, throwaway_pro
     assert _reports(throwaway_project)[0]["server_version"] == wheel_version
 
 
+IMPORT_TIME_ENGINE = """
+import os
+from sqlalchemy import create_engine
+
+# Built when the test module is imported, before any worker schema exists, from the
+# application's own configuration: no search_path in it.
+engine = create_engine(os.environ["UOW_DATABASE_URL"])
+"""
+
 ENVIRONMENT_TESTS = """
 import os
-import psycopg2
+from sqlalchemy import text
+from appdb import engine
 
-def test_libpq_connections_of_the_app_land_in_the_worker_schema(uow_schema, uow_database_url):
+def test_connections_of_an_import_time_engine_land_in_the_worker_schema(uow_schema):
     assert os.environ["PGAPPNAME"].startswith("pytest-uow ")
     assert f"search_path={uow_schema}" in os.environ["PGOPTIONS"]
-    # A connection the application opens by itself, without the plugin's URL options.
-    host = os.environ["UOW_DATABASE_URL"]
-    from sqlalchemy.engine import make_url
-    url = make_url(host)
-    params = dict(url.query, user=url.username, dbname=url.database)
-    if url.host:
-        params.update(host=url.host, port=url.port or 5432)
-    with psycopg2.connect(**params) as connection, connection.cursor() as cursor:
-        cursor.execute("SHOW search_path")
-        assert cursor.fetchone()[0] == uow_schema
-        cursor.execute("SELECT count(*) FROM batches")
-        assert cursor.fetchone()[0] == 0
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW search_path")).scalar_one() == uow_schema
+        assert connection.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
 """
 
 
 @pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
 def test_pgoptions_exported_in_workers(project: pytest.Pytester, mode: list[str]) -> None:
-    project.makepyfile(test_environment=ENVIRONMENT_TESTS)
+    project.makepyfile(appdb=IMPORT_TIME_ENGINE, test_environment=ENVIRONMENT_TESTS)
 
     result = project.runpytest_subprocess(*mode)
 

@@ -23,18 +23,48 @@ def test_endpoint_commits_through_its_own_unit_of_work(client, n):
     response = client.post("/batches", json={"reference": "batch-1", "qty": 20})
     assert response.status_code == 201
     assert response.get_json() == {"count": 1}
+
+def test_endpoint_served_by_a_wsgi_server_thread():
+    import json, threading, urllib.request
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, create_app())
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        for expected in (1, 2):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.server_port}/batches", method="POST",
+                data=json.dumps({"reference": f"b{expected}", "qty": 1}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert json.load(response) == {"count": expected}
+    finally:
+        server.shutdown()
+        thread.join()
 """
 
 
-@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
+@pytest.mark.parametrize(
+    ("mode", "isolation"),
+    [(["-n", "2"], "REPEATABLE READ"), (["-p", "no:xdist"], "SERIALIZABLE")],
+    ids=["xdist-2-repeatable-read", "no-xdist-serializable"],
+)
 def test_flask_endpoint_rolls_back(
-    project: pytest.Pytester, outside: Engine, prefix: str, mode: list[str]
+    project: pytest.Pytester,
+    outside: Engine,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: list[str],
+    isolation: str,
 ) -> None:
+    """The app's engine asks for its own isolation level; its endpoint still rolls back."""
+    monkeypatch.setenv("APP_ISOLATION", isolation)
     project.makepyfile(test_api=FLASK_TESTS)
 
     result = project.runpytest_subprocess(*mode, f"--uow-schema-prefix={prefix}")
 
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     assert schemas_named(outside, prefix) == []
 
 
@@ -52,7 +82,7 @@ def test_without_the_setting_the_app_keeps_its_own_database(project: pytest.Pyte
 
     result = project.runpytest_subprocess("-p", "no:xdist")
 
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=5)
     result.stdout.fnmatch_lines(["*OperationalError*"])
 
 

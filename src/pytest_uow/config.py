@@ -12,9 +12,9 @@ import importlib
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import pytest
 from sqlalchemy import MetaData
@@ -83,101 +83,94 @@ class Settings:
 
 @dataclass(frozen=True)
 class _Spec:
-    """How one setting is spelled in each place it can be given."""
+    """How one setting is spelled in each place it can be given, and its help text."""
 
     ini: str
     env: str
     option: str | None  # the argparse dest; None when there is no command-line form
+    help: str
+    cli: dict[str, Any] = field(default_factory=dict)  # metavar, choices or action
+    ini_type: Literal["string", "bool", "linelist"] = "string"
 
     @property
     def flag(self) -> str:
         return "--" + (self.option or "").replace("_", "-")
 
 
-_URL = _Spec("uow_database_url", "UOW_DATABASE_URL", "uow_url")
-_METADATA = _Spec("uow_metadata", "UOW_METADATA", "uow_metadata")
-_ISOLATION = _Spec("uow_isolation", "UOW_ISOLATION", "uow_isolation")
-_STRATEGY = _Spec("uow_strategy", "UOW_STRATEGY", "uow_strategy")
-_KEEP = _Spec("uow_keep", "UOW_KEEP", "uow_keep")
-_PREFIX = _Spec("uow_schema_prefix", "UOW_SCHEMA_PREFIX", "uow_schema_prefix")
-_SESSIONMAKERS = _Spec("uow_sessionmakers", "UOW_SESSIONMAKERS", None)
-_PG_BINDIR = _Spec("uow_pg_bindir", "UOW_PG_BINDIR", "uow_pg_bindir")
+_URL = _Spec(
+    "uow_database_url",
+    "UOW_DATABASE_URL",
+    "uow_url",
+    "PostgreSQL server to use (default: start a throwaway server)",
+    {"metavar": "URL"},
+)
+_METADATA = _Spec(
+    "uow_metadata",
+    "UOW_METADATA",
+    "uow_metadata",
+    "the application's MetaData, declarative base or a callable returning one, as "
+    "module:attribute; its tables are created in every worker schema",
+    {"metavar": "MODULE:ATTR"},
+)
+_ISOLATION = _Spec(
+    "uow_isolation",
+    "UOW_ISOLATION",
+    "uow_isolation",
+    "how workers are kept apart (default: schema)",
+    {"choices": ISOLATIONS},
+)
+_STRATEGY = _Spec(
+    "uow_strategy",
+    "UOW_STRATEGY",
+    "uow_strategy",
+    "how each test's writes are undone (default: rollback)",
+    {"choices": tuple(STRATEGIES)},
+)
+_KEEP = _Spec(
+    "uow_keep",
+    "UOW_KEEP",
+    "uow_keep",
+    "keep worker schemas after the run, for inspection",
+    {"action": argparse.BooleanOptionalAction},
+    "bool",
+)
+_PREFIX = _Spec(
+    "uow_schema_prefix",
+    "UOW_SCHEMA_PREFIX",
+    "uow_schema_prefix",
+    "first part of worker schema names (default: uow)",
+    {"metavar": "PREFIX"},
+)
+_SESSIONMAKERS = _Spec(
+    "uow_sessionmakers",
+    "UOW_SESSIONMAKERS",
+    None,
+    "module:attribute of the application's sessionmakers to re-bind for each test",
+    ini_type="linelist",
+)
+_PG_BINDIR = _Spec(
+    "uow_pg_bindir",
+    "UOW_PG_BINDIR",
+    "uow_pg_bindir",
+    "directory holding initdb and postgres for the throwaway server (default: discovered)",
+    {"metavar": "DIR"},
+)
 SPECS = (_URL, _METADATA, _ISOLATION, _STRATEGY, _KEEP, _PREFIX, _SESSIONMAKERS, _PG_BINDIR)
 
 
 def add_options(parser: pytest.Parser) -> None:
     """Declare every setting; all default to ``None`` so that "unset" differs from "off"."""
     group = parser.getgroup("uow", "pytest-uow: isolated PostgreSQL per xdist worker")
-    group.addoption(
-        _URL.flag,
-        dest=_URL.option,
-        default=None,
-        metavar="URL",
-        help="PostgreSQL server to use (default: start a throwaway server). "
-        f"Env {_URL.env}, ini {_URL.ini}.",
-    )
-    group.addoption(
-        _METADATA.flag,
-        dest=_METADATA.option,
-        default=None,
-        metavar="MODULE:ATTR",
-        help="the application's MetaData, declarative base, or a callable returning one; "
-        f"its tables are created in every worker schema. Env {_METADATA.env}, ini {_METADATA.ini}.",
-    )
-    group.addoption(
-        _ISOLATION.flag,
-        dest=_ISOLATION.option,
-        default=None,
-        choices=ISOLATIONS,
-        help=f"how workers are kept apart (default: schema). Env {_ISOLATION.env}, "
-        f"ini {_ISOLATION.ini}.",
-    )
-    group.addoption(
-        _STRATEGY.flag,
-        dest=_STRATEGY.option,
-        default=None,
-        choices=tuple(STRATEGIES),
-        help="how each test's writes are undone (default: rollback). "
-        f"Env {_STRATEGY.env}, ini {_STRATEGY.ini}; per test: @pytest.mark.uow(strategy=...).",
-    )
-    group.addoption(
-        _KEEP.flag,
-        dest=_KEEP.option,
-        default=None,
-        action=argparse.BooleanOptionalAction,
-        help=f"keep worker schemas after the run, for inspection. Env {_KEEP.env}, "
-        f"ini {_KEEP.ini}.",
-    )
-    group.addoption(
-        _PREFIX.flag,
-        dest=_PREFIX.option,
-        default=None,
-        metavar="PREFIX",
-        help=f"first part of worker schema names (default: uow). Env {_PREFIX.env}, "
-        f"ini {_PREFIX.ini}.",
-    )
-    group.addoption(
-        _PG_BINDIR.flag,
-        dest=_PG_BINDIR.option,
-        default=None,
-        metavar="DIR",
-        help="directory holding initdb and postgres for the throwaway server "
-        f"(default: discovered). Env {_PG_BINDIR.env}, ini {_PG_BINDIR.ini}.",
-    )
-
-    parser.addini(_URL.ini, "PostgreSQL server URL (default: a throwaway server)", default=None)
-    parser.addini(_METADATA.ini, "module:attribute of the application's MetaData", default=None)
-    parser.addini(_ISOLATION.ini, "isolation between workers: schema", default=None)
-    parser.addini(_STRATEGY.ini, f"per-test reset strategy: {', '.join(STRATEGIES)}", default=None)
-    parser.addini(_KEEP.ini, "keep worker schemas after the run", type="bool", default=None)
-    parser.addini(_PREFIX.ini, "first part of worker schema names", default=None)
-    parser.addini(
-        _SESSIONMAKERS.ini,
-        "module:attribute of application sessionmakers to re-bind for each test",
-        type="linelist",
-        default=None,
-    )
-    parser.addini(_PG_BINDIR.ini, "directory holding initdb and postgres", default=None)
+    for spec in SPECS:
+        if spec.option is not None:
+            group.addoption(
+                spec.flag,
+                dest=spec.option,
+                default=None,
+                help=f"{spec.help}. Env {spec.env}, ini {spec.ini}.",
+                **spec.cli,
+            )
+        parser.addini(spec.ini, spec.help, type=spec.ini_type, default=None)
 
 
 def resolve(config: pytest.Config) -> Settings:

@@ -193,7 +193,8 @@ BAD_VALUES = [
         "env",
         "UOW_STRATEGY",
         "truncated",
-        "uow_strategy: 'truncated' from environment UOW_STRATEGY: not one of: rollback",
+        "uow_strategy: 'truncated' from environment UOW_STRATEGY: not one of: rollback, truncate, "
+     "recreate",
     ),
     (
         "ini",
@@ -305,5 +306,5 @@ def test_command_line_choices_come_from_the_registry(project: pytest.Pytester) -
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*error: argument --uow-strategy: invalid choice: 'fast' (choose from *rollback*)"]
+        ["*error: argument --uow-strategy: invalid choice: 'fast' (choose from *rollback*truncate*recreate*)"]
     )

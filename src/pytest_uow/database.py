@@ -8,24 +8,41 @@ per test.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
 from pytest_uow.errors import DatabaseSetupError, UowError
-from pytest_uow.schema import create_schema, drop_schema, worker_url
+from pytest_uow.schema import compile_ddl, create_schema, drop_schema, worker_url
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     if isinstance(error, UowError):
         return str(error)
     cause = getattr(error, "orig", None) or error
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     return f"{type(cause).__name__}: {' '.join(lines[:2])}" if lines else type(cause).__name__
+
+
+def _requested_isolation_level(bind: object) -> str | None:
+    """The isolation level an application's engine asks for, if any.
+
+    ``Engine.execution_options(isolation_level=...)`` is public; ``create_engine(
+    isolation_level=...)``, the Cosmic Python spelling, is kept by SQLAlchemy only on the dialect.
+    It is read, never written, and a SQLAlchemy without it just means the default level.
+    """
+    if not isinstance(bind, Engine):
+        return None
+    level: Any = bind.get_execution_options().get("isolation_level")
+    if level is None:
+        level = getattr(bind.dialect, "_on_connect_isolation_level", None)
+    return str(level) if level is not None else None
 
 
 class WorkerDatabase:
@@ -40,6 +57,12 @@ class WorkerDatabase:
         self._url: URL | None = None
         self._error: DatabaseSetupError | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._metadata: MetaData | None = None
+        self._cleaner: TableCleaner | None = None
+        self._ddl: str | None = None
+        self._engines_by_isolation: dict[str, Engine] = {}
+        # False once a test may have advanced a sequence without a reset after it.
+        self.pristine = True
 
     @property
     def is_open(self) -> bool:
@@ -75,15 +98,38 @@ class WorkerDatabase:
             url = worker_url(server_url, self.schema, self._worker.application_name)
             engine = create_engine(url)
             spec = self._settings.metadata.value
-            create_schema(engine, self.schema, load_metadata(spec) if spec else None)
+            self._metadata = load_metadata(spec) if spec else None
+            create_schema(engine, self.schema, self._metadata)
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
             self._error = DatabaseSetupError(
                 f"pytest-uow could not create worker schema {self.schema} on {where}: "
-                f"{_one_line(error)}"
+                f"{one_line(error)}"
             )
             raise self._error from error
         self._engine, self._url = engine, url
         self._export_environment()
+
+    @property
+    def cleaner(self) -> TableCleaner:
+        """Empties the tables a test committed to (the truncate strategy)."""
+        if self._cleaner is None:
+            self._cleaner = TableCleaner(self.engine, self.schema)
+        return self._cleaner
+
+    def rebuild(self) -> None:
+        """Drop the schema and build it again from DDL compiled once (the recreate strategy)."""
+        if self._ddl is None:
+            self._ddl = compile_ddl(self._metadata, self.engine.dialect) if self._metadata else ""
+        self.cleaner.rebuild_schema(self._ddl)
+
+    def engine_like(self, original_bind: object) -> Engine:
+        """The worker engine, at the isolation level the application's own engine asked for."""
+        level = _requested_isolation_level(original_bind)
+        if level is None:
+            return self.engine
+        if level not in self._engines_by_isolation:
+            self._engines_by_isolation[level] = self.engine.execution_options(isolation_level=level)
+        return self._engines_by_isolation[level]
 
     def _export_environment(self) -> None:
         """Make libpq connections the application opens on its own land in the schema too."""
@@ -111,12 +157,15 @@ class WorkerDatabase:
             return None
         engine, self._engine = self._engine, None
         self._restore_environment()
+        if self._cleaner is not None:
+            self._cleaner.close()
+            self._cleaner = None
         engine.dispose()
         try:
             if not self._settings.keep.value:
                 drop_schema(engine, self.schema)
         except SQLAlchemyError as error:
-            return f"pytest-uow could not drop worker schema {self.schema}: {_one_line(error)}"
+            return f"pytest-uow could not drop worker schema {self.schema}: {one_line(error)}"
         finally:
             engine.dispose()
         return None

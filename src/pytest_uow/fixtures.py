@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pytest_uow.database import WorkerDatabase
+from pytest_uow.database import WorkerDatabase, one_line
 from pytest_uow.errors import DatabaseSetupError
 from pytest_uow.sessions import rebound
 from pytest_uow.state import run_state
-from pytest_uow.strategies import STRATEGIES, Binding
+from pytest_uow.strategies import MARKER, STRATEGIES, Binding, strategy_from_marker
 
+_FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"})
 PUBLIC_FIXTURES = frozenset(
     {
         "uow_database_url",
@@ -59,23 +63,67 @@ def uow_database_url(request: pytest.FixtureRequest) -> str:
     return _open_database(request.config).url.render_as_string(hide_password=False)
 
 
+def _strategy_name(item: pytest.Item, default: str) -> str:
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return default
+    try:
+        return strategy_from_marker(marker.args, marker.kwargs) or default
+    except ValueError as error:
+        message = f"@pytest.mark.{MARKER} on {item.nodeid}: {error}"
+    pytest.fail(message, pytrace=False)
+
+
+def _is_lock_timeout(error: SQLAlchemyError) -> bool:
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return code == "55P03"  # lock_not_available
+
+
 @pytest.fixture
 def _uow_binding(request: pytest.FixtureRequest) -> Iterator[Binding]:
-    """The test's isolation, and the application's sessionmakers pointed at it."""
+    """The test's isolation, and the application's sessionmakers pointed at it.
+
+    Its teardown, the reset, comes after the test's own fixtures have finished theirs (it is
+    requested by the autouse fixture below) and names the test if it fails.
+    """
     state = run_state(request.config)
+    strategy = STRATEGIES[_strategy_name(request.node, state.settings.strategy.value)]
     database = _open_database(request.config)
-    strategy = STRATEGIES[state.settings.strategy.value]
-    with strategy.isolate(database) as binding, rebound(state.sessionmakers, binding):
-        yield binding
+    reset_started = 0.0
+    try:
+        with strategy.isolate(database) as binding, rebound(state.sessionmakers, binding):
+            yield binding
+            reset_started = time.perf_counter()
+    except SQLAlchemyError as error:
+        database.pristine = False
+        message = (
+            f"pytest-uow could not reset the worker schema after {request.node.nodeid} "
+            f"({strategy.name}): {one_line(error)}"
+        )
+        if _is_lock_timeout(error):
+            message += (
+                "; a connection, session or thread the test opened still holds a lock on it: "
+                "close it in the test or its fixtures"
+            )
+    else:
+        state.record_reset(strategy.name, time.perf_counter() - reset_started)
+        return
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(autouse=True)
 def _uow_autouse(request: pytest.FixtureRequest) -> None:
-    """Isolate every test when the application's sessionmakers are to be re-bound.
+    """Set up the test's isolation first, so that it is torn down last.
 
-    Being autouse, it is set up before and torn down after the test's own fixtures.
+    Applies to tests that use a function-scoped fixture of the plugin or carry the marker, and
+    to every test when the application's sessionmakers are to be re-bound.
     """
-    if run_state(request.config).sessionmakers:
+    if (
+        run_state(request.config).sessionmakers
+        or not _FUNCTION_FIXTURES.isdisjoint(request.fixturenames)
+        or request.node.get_closest_marker(MARKER) is not None
+    ):
         request.getfixturevalue("_uow_binding")
 
 
@@ -89,7 +137,13 @@ def uow_connection(_uow_binding: Binding) -> Connection:
 def uow_session_factory(_uow_binding: Binding) -> sessionmaker[Session]:
     """The ``sessionmaker`` to inject into a Unit of Work: ``SqlAlchemyUnitOfWork(factory)``."""
     options: dict[str, Any] = dict(_uow_binding.session_options)
-    return sessionmaker(bind=_uow_binding.bind, **options)
+    factory = sessionmaker(bind=_uow_binding.bind, **options)
+
+    @event.listens_for(factory, "after_begin")
+    def track(session: Session, transaction: object, connection: Connection) -> None:
+        _uow_binding.sessions.add(session)
+
+    return factory
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from pytest_uow.fixtures import (
     uow_session_factory,
 )
 from pytest_uow.server import RunServer
-from pytest_uow.state import STATE, RunState, run_state
+from pytest_uow.state import STATE, RunState, reset_summary, run_state
+from pytest_uow.strategies import MARKER, MARKER_HELP
 from pytest_uow.workers import Worker, XdistHooks, identify
 
 __all__ = [
@@ -44,6 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
     settings = resolve(config)
     worker = identify(config)
     server = None
@@ -73,9 +75,12 @@ class _ControllerHooks(XdistHooks):
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        schema = getattr(node, "workeroutput", {}).get("uow_kept_schema")
-        if schema:
-            run_state(self._config).kept_schemas.append(schema)
+        output = getattr(node, "workeroutput", {})
+        state = run_state(self._config)
+        if output.get("uow_kept_schema"):
+            state.kept_schemas.append(output["uow_kept_schema"])
+        for strategy, seconds in output.get("uow_reset_seconds", {}).items():
+            state.reset_seconds.setdefault(strategy, []).extend(seconds)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -98,8 +103,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def _needs_database(item: pytest.Item, state: RunState) -> bool:
-    return bool(state.sessionmakers) or not PUBLIC_FIXTURES.isdisjoint(
-        getattr(item, "fixturenames", ())
+    return (
+        bool(state.sessionmakers)
+        or item.get_closest_marker(MARKER) is not None
+        or not PUBLIC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
     )
 
 
@@ -122,12 +129,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     problem = state.database.close()
     if problem:
         warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
-    if opened and state.settings.keep.value:
-        workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is not None:
+    kept = opened and state.settings.keep.value
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["uow_reset_seconds"] = state.reset_seconds
+        if kept:
             workeroutput["uow_kept_schema"] = state.database.schema
-        else:
-            state.kept_schemas.append(state.database.schema)
+    elif kept:
+        state.kept_schemas.append(state.database.schema)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -138,6 +147,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"uow: throwaway PostgreSQL {server_state.version} ({server_state.origin}) "
             f"started in {server_state.start_seconds:.2f} s"
         )
+    for line in reset_summary(state.reset_seconds):
+        terminalreporter.write_line(line)
     if state.kept_schemas:
         where = "on the throwaway server, which is removed now" if server_state else "kept"
         terminalreporter.write_line(

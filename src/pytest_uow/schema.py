@@ -7,8 +7,10 @@ transaction, which a rollback would undo.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import URL, Engine
+from typing import Any
+
+from sqlalchemy import MetaData, create_mock_engine, text
+from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 DROP_LOCK_TIMEOUT = "10s"
@@ -45,3 +47,19 @@ def drop_schema(engine: Engine, schema: str) -> None:
     with engine.begin() as connection:
         connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
         connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+
+
+def compile_ddl(metadata: MetaData, dialect: Dialect) -> str:
+    """Everything ``create_all`` would send (types, tables, indexes), as one SQL script.
+
+    Compiled once per worker, so that rebuilding a schema is one round trip instead of
+    ``create_all`` with an existence check per table.
+    """
+    statements: list[str] = []
+
+    def collect(statement: Any, *args: Any, **kwargs: Any) -> None:
+        statements.append(str(statement.compile(dialect=dialect)).strip())
+
+    mock = create_mock_engine(URL.create(f"{dialect.name}+{dialect.driver}"), collect)
+    metadata.create_all(mock, checkfirst=False)
+    return "".join(f"{statement};\n" for statement in statements)

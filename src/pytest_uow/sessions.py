@@ -38,11 +38,12 @@ def _forget_sessions(maker: AnySessionmaker) -> None:
 @contextmanager
 def rebound(makers: Sequence[AnySessionmaker], binding: Binding) -> Iterator[None]:
     """Point every maker at the test's binding for the duration of the block."""
-    overrides = {"bind": binding.bind, **binding.session_options}
     originals: list[tuple[AnySessionmaker, dict[str, Any]]] = []
     try:
         for maker in makers:
             factory = _factory(maker)
+            overrides = {"bind": binding.app_bind(factory.kw.get("bind"))}
+            overrides.update(binding.session_options)
             originals.append(
                 (maker, {key: factory.kw.get(key, _SESSION_DEFAULTS.get(key)) for key in overrides})
             )

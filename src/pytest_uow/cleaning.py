@@ -1,0 +1,184 @@
+"""Emptying what a test committed: one query finds the tables that hold rows, then each is
+emptied the cheaper way, and its identity sequences restart.
+
+Measured on PostgreSQL 15: ``TRUNCATE`` costs about 3 ms for one table and about 90 ms for 50,
+whatever their size, because it swaps every table's files; ``DELETE`` of a few small tables costs
+well under 1 ms. So small tables are deleted from (children before parents, as foreign keys
+require) and only large ones are truncated. Users still call the strategy ``truncate``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+# Tables larger than this on disk are truncated rather than deleted from.
+LARGE_TABLE_BYTES = 256 * 1024
+LOCK_TIMEOUT = "5s"
+_DIRTY_STATEMENT = "uow_dirty_tables"
+
+
+@dataclass(frozen=True)
+class _Table:
+    oid: int
+    qualified_name: str
+    references: frozenset[int]  # oids of the tables this one has foreign keys to
+
+
+_TABLES_QUERY = """
+SELECT c.oid, c.relname,
+       coalesce((SELECT array_agg(DISTINCT f.confrelid::bigint) FROM pg_constraint f
+                 WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid),
+                '{}') AS references
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"""
+
+_SEQUENCES_QUERY = """
+SELECT s.seqrelid, s.seqstart
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema
+"""
+_USED_SEQUENCE = -1  # what the dirty query reports for a sequence instead of a table size
+
+
+class TableCleaner:
+    """Empties the worker schema's tables that hold rows, on a connection of its own."""
+
+    def __init__(self, engine: Engine, schema: str) -> None:
+        self._engine = engine
+        self._schema = schema
+        self._connection: Connection | None = None
+        self._tables: dict[int, _Table] | None = None
+        self._sequences: dict[int, int] = {}  # oid -> start value
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+            # Our own connection: a leftover lock of a test becomes an error, never a wait.
+            self._connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            self._connection.commit()
+        return self._connection
+
+    def _load_tables(self, connection: Connection) -> dict[int, _Table]:
+        """Read the schema's tables once and prepare the one query that finds dirty ones."""
+        preparer = self._engine.dialect.identifier_preparer
+        schema = preparer.quote_schema(self._schema)
+        tables = {
+            oid: _Table(oid, f"{schema}.{preparer.quote(name)}", frozenset(map(int, references)))
+            for oid, name, references in connection.execute(
+                text(_TABLES_QUERY), {"schema": self._schema}
+            )
+        }
+        self._sequences = {
+            int(oid): int(start)
+            for oid, start in connection.execute(text(_SEQUENCES_QUERY), {"schema": self._schema})
+        }
+        # Sequences advance even in rolled-back transactions, so they are checked too.
+        probes = [
+            f"SELECT {t.oid}::bigint, pg_relation_size({t.oid}) "
+            f"WHERE EXISTS (SELECT 1 FROM {t.qualified_name})"
+            for t in tables.values()
+        ] + [
+            f"SELECT {oid}::bigint, {_USED_SEQUENCE}::bigint "
+            f"WHERE pg_sequence_last_value({oid}) IS NOT NULL"
+            for oid in self._sequences
+        ]
+        if probes:
+            connection.exec_driver_sql(
+                f"PREPARE {_DIRTY_STATEMENT} AS {' UNION ALL '.join(probes)}"
+            )
+        connection.commit()
+        return tables
+
+    def forget_tables(self) -> None:
+        """The schema changed: read its tables again before the next cleaning.
+
+        Closing our connection also drops the statement prepared on it.
+        """
+        self.close()
+
+    def clean(self) -> int:
+        """Empty every table that holds rows; return how many there were.
+
+        A test that wrote nothing costs the one prepared query. After an error the connection
+        is dropped, so the next cleaning starts afresh.
+        """
+        try:
+            connection = self._connect()
+            if self._tables is None:
+                self._tables = self._load_tables(connection)
+            if not self._tables and not self._sequences:
+                return 0
+            with connection.begin():
+                found = connection.exec_driver_sql(f"EXECUTE {_DIRTY_STATEMENT}")
+                dirty = {int(oid): int(size) for oid, size in found}
+                if dirty:
+                    connection.exec_driver_sql(self._emptying_sql(dirty))
+        except BaseException:
+            self.close()
+            raise
+        return sum(1 for size in dirty.values() if size != _USED_SEQUENCE)
+
+    def _emptying_sql(self, dirty: dict[int, int]) -> str:
+        """One round trip: TRUNCATE the large tables, DELETE from the small ones, and restart
+        the sequences that were used."""
+        assert self._tables is not None
+        tables = self._tables
+        used_sequences = [oid for oid, size in dirty.items() if size == _USED_SEQUENCE]
+        dirty = {oid: size for oid, size in dirty.items() if size != _USED_SEQUENCE}
+        truncated = {oid for oid, size in dirty.items() if size > LARGE_TABLE_BYTES}
+        # TRUNCATE must include every table that references a truncated one.
+        frontier = set(truncated)
+        while frontier:
+            referencing = {
+                t.oid for t in tables.values() if t.references & frontier and t.oid not in truncated
+            }
+            truncated |= referencing
+            frontier = referencing
+        deleted = [oid for oid in dirty if oid not in truncated]
+        try:
+            # Children first: a table is deleted from before the tables it references.
+            order = graphlib.TopologicalSorter(
+                {oid: tables[oid].references & set(deleted) for oid in deleted}
+            ).static_order()
+            deleted = list(reversed(list(order)))
+        except graphlib.CycleError:  # rows that reference each other: one TRUNCATE for all
+            truncated |= set(deleted)
+            deleted = []
+        statements = []
+        if truncated:
+            names = ", ".join(tables[oid].qualified_name for oid in sorted(truncated))
+            statements.append(f"TRUNCATE {names}")
+        statements += [f"DELETE FROM {tables[oid].qualified_name}" for oid in deleted]
+        restarts = [
+            f"setval({oid}::oid::regclass, {self._sequences[oid]}, false)" for oid in used_sequences
+        ]
+        if restarts:
+            statements.append("SELECT " + ", ".join(restarts))
+        return ";\n".join(statements)
+
+    def rebuild_schema(self, ddl: str) -> None:
+        """Drop the worker schema and replay its DDL, in one transaction and one round trip."""
+        schema = self._engine.dialect.identifier_preparer.quote_schema(self._schema)
+        self.forget_tables()
+        try:
+            connection = self._connect()
+            with connection.begin():
+                connection.exec_driver_sql(
+                    f"DROP SCHEMA {schema} CASCADE;\nCREATE SCHEMA {schema};\n{ddl}"
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._tables = None

@@ -194,7 +194,7 @@ BAD_VALUES = [
         "UOW_STRATEGY",
         "truncated",
         "uow_strategy: 'truncated' from environment UOW_STRATEGY: not one of: rollback, truncate, "
-     "recreate",
+        "recreate",
     ),
     (
         "ini",
@@ -306,5 +306,8 @@ def test_command_line_choices_come_from_the_registry(project: pytest.Pytester) -
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*error: argument --uow-strategy: invalid choice: 'fast' (choose from *rollback*truncate*recreate*)"]
+        [
+            "*error: argument --uow-strategy: invalid choice: 'fast' "
+            "(choose from *rollback*truncate*recreate*)"
+        ]
     )

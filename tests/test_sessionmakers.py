@@ -117,7 +117,7 @@ def test_factories_are_restored_after_the_run(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-p", "no:xdist")
 
     result.assert_outcomes(passed=2)
-    assert (project.path / "restored.txt").read_text() == "(True, 'conservative_savepoint', False)"
+    assert (project.path / "restored.txt").read_text() == "(True, 'conditional_savepoint', False)"
 
 
 SCOPED_APP = """

@@ -56,6 +56,7 @@ class TableCleaner:
         self._connection: Connection | None = None
         self._tables: dict[int, _Table] | None = None
         self._sequences: dict[int, int] = {}  # oid -> start value
+        self._prepared = False  # whether our connection holds the dirty-tables statement
 
     def _connect(self) -> Connection:
         if self._connection is None:
@@ -89,19 +90,20 @@ class TableCleaner:
             f"WHERE pg_sequence_last_value({oid}) IS NOT NULL"
             for oid in self._sequences
         ]
+        if self._prepared:
+            connection.exec_driver_sql(f"DEALLOCATE {_DIRTY_STATEMENT}")
+            self._prepared = False
         if probes:
             connection.exec_driver_sql(
                 f"PREPARE {_DIRTY_STATEMENT} AS {' UNION ALL '.join(probes)}"
             )
+            self._prepared = True
         connection.commit()
         return tables
 
     def forget_tables(self) -> None:
-        """The schema changed: read its tables again before the next cleaning.
-
-        Closing our connection also drops the statement prepared on it.
-        """
-        self.close()
+        """The schema changed: read its tables again before the next cleaning."""
+        self._tables = None
 
     def clean(self) -> int:
         """Empty every table that holds rows; return how many there were.
@@ -178,7 +180,10 @@ class TableCleaner:
             raise
 
     def close(self) -> None:
+        """Discard our connection for good: what was prepared on it must not return to the pool."""
         if self._connection is not None:
+            self._connection.invalidate()
             self._connection.close()
             self._connection = None
         self._tables = None
+        self._prepared = False

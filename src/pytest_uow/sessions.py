@@ -8,11 +8,12 @@ public ``configure()``, and given back its own settings after the test.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from pytest_uow.strategies import Binding
 
@@ -20,8 +21,9 @@ AnySessionmaker = sessionmaker[Any] | scoped_session[Any]
 
 # What a Session uses when its sessionmaker does not say: restored when we added the key.
 _SESSION_DEFAULTS: dict[str, Any] = {
-    "bind": None,
-    "join_transaction_mode": "conservative_savepoint",
+    name: parameter.default
+    for name, parameter in inspect.signature(Session.__init__).parameters.items()
+    if name in {"bind", "join_transaction_mode"}
 }
 
 

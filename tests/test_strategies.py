@@ -230,20 +230,50 @@ def consumer(uow_engine):
     stop.set()
     thread.join()
 
-@pytest.mark.uow(strategy="truncate")
 def test_1_with_a_consumer(consumer, uow_session):
     pass
 
-@pytest.mark.uow(strategy="truncate")
 def test_2_starts_empty(uow_session):
     assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
 """
 
 
 def test_reset_runs_after_the_tests_own_fixtures(project: pytest.Pytester) -> None:
+    """The consumer is requested before uow_session, so it would be stopped after the reset
+    if the reset were not deferred to the very end. No sessionmakers to re-bind here: they
+    would make every test's isolation start first anyway."""
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
+    )
     project.makepyfile(test_order=TEARDOWN_ORDER_TESTS)
 
-    result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:randomly", "--uow-strategy=truncate"
+    )
+
+    result.assert_outcomes(passed=2)
+
+
+OPEN_SESSION_TESTS = """
+from sqlalchemy import text
+
+def test_1_leaves_a_session_in_a_transaction(uow_session_factory):
+    session = uow_session_factory()
+    session.execute(text("INSERT INTO batches (reference, qty) VALUES ('a', 1)"))
+    session.commit()
+    session.execute(text("UPDATE batches SET qty = 2"))  # row lock, never committed
+
+def test_2_starts_empty(uow_session):
+    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
+"""
+
+
+def test_the_plugins_sessions_are_closed_before_the_reset(project: pytest.Pytester) -> None:
+    project.makepyfile(test_open_session=OPEN_SESSION_TESTS)
+
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:randomly", "--uow-strategy=truncate"
+    )
 
     result.assert_outcomes(passed=2)
 
@@ -314,3 +344,30 @@ def test_marker_is_validated_and_registered(project: pytest.Pytester) -> None:
     )
     markers = project.runpytest_subprocess("--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.uow(strategy='rollback'): *truncate*recreate*"])
+
+
+MARKER_ALONE_TESTS = """
+import pytest
+from sqlalchemy import text
+
+@pytest.mark.uow(strategy="truncate")
+def test_1_marker_and_engine_only(uow_engine):
+    with uow_engine.begin() as connection:
+        connection.execute(text("INSERT INTO batches (reference, qty) VALUES ('e', 1)"))
+
+def test_2_starts_empty(uow_session):
+    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
+"""
+
+
+def test_marked_test_using_only_the_engine_is_cleaned_up(project: pytest.Pytester) -> None:
+    """DESIGN: the marker alone earns a test its reset. (No sessionmakers configured, since
+    they would give every test its reset anyway.)"""
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
+    )
+    project.makepyfile(test_marker_alone=MARKER_ALONE_TESTS)
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)

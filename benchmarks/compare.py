@@ -1,0 +1,374 @@
+"""Compare pytest-uow's strategies with the approaches teams write by hand, side by side.
+
+Runs synthetic suites as real pytest runs on this machine, for each of the plugin's strategies
+(rollback, truncate, recreate, at each worker count) and three baselines (-n 0 only):
+create-all/drop-all around every test, SQLAlchemy's hand-written savepoint recipe, and one
+TRUNCATE of every table after each test. Prints whole-suite wall times (median of several runs,
+with their spread) and the per-test reset cost measured inside each run, with ratios against
+rollback and against create-all/drop-all; saves JSON and a PNG chart under benchmarks/results/.
+
+    python benchmarks/compare.py            # about 5 minutes on 2 cores
+    python benchmarks/compare.py --quick    # under a minute
+    python benchmarks/compare.py --full     # more sizes, rows and workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy.engine import URL
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic import BASELINES, write_suite
+
+from pytest_uow.config import parse_url
+from pytest_uow.schema import search_path_option
+from pytest_uow.server import RunServer
+
+STRATEGIES = ("rollback", "truncate", "recreate")
+REFERENCE_BASELINE = "create-drop"
+_RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"tables": [10], "rows": [1], "workers": ["0", "2"], "tests": 20, "repeat": 1},
+    "default": {
+        "tables": [10, 50, 200],
+        "rows": [1],
+        "workers": ["0", "2"],
+        "tests": 60,
+        "repeat": 3,
+    },
+    "full": {
+        "tables": [10, 50, 200],
+        "rows": [1, 20],
+        "workers": ["0", "2", "auto"],
+        "tests": 200,
+        "repeat": 5,
+    },
+}
+
+
+@dataclass
+class Result:
+    """One variant at one point of the sweep."""
+
+    variant: str
+    kind: str  # "strategy" or "baseline"
+    tables: int
+    rows: int
+    workers: str
+    tests: int
+    wall_seconds: dict[str, Any] = field(default_factory=dict)  # median, min, max, runs
+    reset_ms: dict[str, float] = field(default_factory=dict)  # count, p50, p95
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Sizes not given come from the preset.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument(
+        "--quick",
+        action="store_const",
+        const="quick",
+        dest="preset",
+        help="10 tables, 20 tests, one run each: under a minute",
+    )
+    preset.add_argument(
+        "--full",
+        action="store_const",
+        const="full",
+        dest="preset",
+        help="10/50/200 tables, 1 and 20 rows, -n 0/2/auto, 200 tests, 5 runs",
+    )
+    parser.add_argument(
+        "--tables",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="schema sizes to sweep (default preset: 10 50 200)",
+    )
+    parser.add_argument(
+        "--rows", type=int, nargs="+", metavar="N", help="rows each test writes (default preset: 1)"
+    )
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        metavar="N",
+        choices=["0", "1", "2", "4", "auto"],
+        help="pytest-xdist worker counts for the strategies; baselines run "
+        "with -n 0 only (default preset: 0 2)",
+    )
+    parser.add_argument("--tests", type=int, metavar="N", help="tests per suite (default: 60)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="runs per measurement; the median is reported (default: 3)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).parent / "results",
+        metavar="DIR",
+        help="where compare.json and compare.png go (default: benchmarks/results)",
+    )
+    args = parser.parse_args(argv)
+    for name, value in PRESETS[args.preset or "default"].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    for name in ("tests", "repeat"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if min(args.tables) < 1 or min(args.rows) < 1:
+        parser.error("--tables and --rows must be at least 1")
+    return args
+
+
+def _run_pytest(root: Path, args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(
+            f"benchmark run failed ({' '.join(args)} in {root}):\n"
+            f"{result.stdout[-4000:]}{result.stderr[-2000:]}"
+        )
+    return elapsed, result.stdout
+
+
+def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
+    env = dict(os.environ, BENCH_URL=bench_url.render_as_string(hide_password=False))
+    if result.kind == "baseline":
+        pytest_args = ["-p", "no:uow", "-p", "no:xdist"]
+    else:
+        pytest_args = [
+            f"--uow-url={server.render_as_string(hide_password=False)}",
+            f"--uow-strategy={result.variant}",
+        ]
+        pytest_args += ["-p", "no:xdist"] if result.workers == "0" else ["-n", result.workers]
+    walls = []
+    resets: list[tuple[int, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="uow-bench-") as directory:
+        write_suite(
+            Path(directory),
+            tables=result.tables,
+            tests=result.tests,
+            rows=result.rows,
+            variant=result.variant,
+        )
+        for _ in range(repeat):
+            wall, output = _run_pytest(Path(directory), pytest_args, env)
+            walls.append(wall)
+            match = next(
+                (m for m in _RESET_LINE.finditer(output) if m.group(1) == result.variant), None
+            )
+            if match is None:
+                raise SystemExit(f"no reset figures for {result.variant} in:\n{output[-2000:]}")
+            resets.append((int(match.group(2)), float(match.group(3)), float(match.group(4))))
+    result.wall_seconds = {
+        "median": statistics.median(walls),
+        "min": min(walls),
+        "max": max(walls),
+        "runs": walls,
+    }
+    result.reset_ms = {
+        "count": resets[0][0],
+        "p50": statistics.median(r[1] for r in resets),
+        "p95": statistics.median(r[2] for r in resets),
+    }
+
+
+def _plan(args: argparse.Namespace) -> list[Result]:
+    plan = []
+    for tables in args.tables:
+        for rows in args.rows:
+            for strategy in STRATEGIES:
+                for workers in args.workers:
+                    plan.append(Result(strategy, "strategy", tables, rows, workers, args.tests))
+            for baseline in BASELINES:
+                plan.append(Result(baseline, "baseline", tables, rows, "0", args.tests))
+    return plan
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    return f"{value / reference:6.2f}x" if reference else "      -"
+
+
+def _report(results: list[Result]) -> list[str]:
+    lines = [
+        f"{'tables':>6} {'rows':>4} {'variant':17} {'-n':>4} {'wall s (min-max)':>19} "
+        f"{'reset p50':>10} {'p95 ms':>8} {'p50 vs rollback':>16} {'p50 vs create-drop':>19} "
+        f"{'wall vs create-drop':>20}"
+    ]
+    for result in results:
+        same_point = [r for r in results if (r.tables, r.rows) == (result.tables, result.rows)]
+        rollback = next(
+            (r for r in same_point if r.variant == "rollback" and r.workers == result.workers), None
+        )
+        if rollback is None:
+            rollback = next((r for r in same_point if r.variant == "rollback"), None)
+        create_drop = next((r for r in same_point if r.variant == REFERENCE_BASELINE), None)
+        wall = result.wall_seconds
+        p50 = result.reset_ms["p50"]
+        create_drop_wall = create_drop.wall_seconds["median"] if create_drop else None
+        lines.append(
+            f"{result.tables:>6} {result.rows:>4} {result.variant:17} {result.workers:>4} "
+            f"{wall['median']:7.2f} ({wall['min']:.2f}-{wall['max']:.2f}) "
+            f"{p50:10.2f} {result.reset_ms['p95']:8.2f} "
+            f"{_ratio(p50, rollback.reset_ms['p50'] if rollback else None):>16} "
+            f"{_ratio(p50, create_drop.reset_ms['p50'] if create_drop else None):>19} "
+            f"{_ratio(wall['median'], create_drop_wall):>20}"
+        )
+    lines.append("")
+    for result in results:
+        if result.kind != "strategy" or result.workers == "0":
+            continue
+        serial = next(
+            (
+                r
+                for r in results
+                if (r.variant, r.tables, r.rows, r.workers)
+                == (result.variant, result.tables, result.rows, "0")
+            ),
+            None,
+        )
+        if serial is not None:
+            speedup = serial.wall_seconds["median"] / result.wall_seconds["median"]
+            lines.append(
+                f"-n {result.workers} over -n 0: {speedup:.2f}x  ({result.variant}, "
+                f"{result.tables} tables, {result.rows} rows, {result.tests} tests)"
+            )
+    return lines
+
+
+def _chart(results: list[Result], path: Path) -> bool:
+    """Reset cost against schema size, one line per variant at -n 0; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(8, 5))
+    rows = min(r.rows for r in results)
+    for variant in [*STRATEGIES, *BASELINES]:
+        points = sorted(
+            (r.tables, r.reset_ms["p50"])
+            for r in results
+            if r.variant == variant and r.workers == "0" and r.rows == rows
+        )
+        if points:
+            axes.plot(*zip(*points, strict=True), marker="o", label=variant)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("tables in the schema")
+    axes.set_ylabel("reset cost per test, p50 (ms)")
+    axes.set_title(f"pytest-uow: per-test reset cost ({rows} row per test, -n 0)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    configured = os.environ.get("UOW_DATABASE_URL")
+    server = None if configured else RunServer(f"bench{secrets.token_hex(4)}", os.getpid(), None)
+    try:
+        server_url = parse_url(configured) if configured else server.url()  # type: ignore[union-attr]
+        bench_schema = f"uow_bench_{secrets.token_hex(4)}"
+        bench_url = server_url.update_query_dict({"options": search_path_option(bench_schema)})
+        admin = create_engine(server_url, poolclass=NullPool)
+        with admin.begin() as connection:  # the baselines' own schema, never the user's public
+            server_version = connection.execute(text("SHOW server_version")).scalar_one()
+            connection.execute(text(f"CREATE SCHEMA {bench_schema}"))
+        try:
+            plan = _plan(args)
+            started = time.perf_counter()
+            for index, result in enumerate(plan, 1):
+                print(
+                    f"[{index}/{len(plan)}] {result.variant}, {result.tables} tables, "
+                    f"{result.rows} rows, -n {result.workers}, {result.tests} tests "
+                    f"x {args.repeat}  ({time.perf_counter() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                _measure(result, server_url, bench_url, args.repeat)
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {bench_schema} CASCADE"))
+            admin.dispose()
+    finally:
+        if server is not None:
+            server.stop()
+    report = _report(plan)
+    print("\n".join(report))
+    args.output.mkdir(parents=True, exist_ok=True)
+    document = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "server": {
+            "kind": "UOW_DATABASE_URL" if configured else "throwaway",
+            "version": server_version,
+        },
+        "settings": {
+            name: getattr(args, name) for name in ("tables", "rows", "workers", "tests", "repeat")
+        },
+        "results": [asdict(result) for result in plan],
+    }
+    (args.output / "compare.json").write_text(json.dumps(document, indent=2) + "\n")
+    charted = _chart(plan, args.output / "compare.png")
+    print(
+        f"\nsaved {args.output / 'compare.json'}"
+        + (
+            f" and {args.output / 'compare.png'}"
+            if charted
+            else " (no chart: pip install 'pytest-uow[bench]' for matplotlib)"
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

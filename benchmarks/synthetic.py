@@ -1,0 +1,137 @@
+"""Synthetic suites for the benchmarks: a schema of N tables and tests that write to it.
+
+Every test asserts that its table is empty before it writes, so a strategy that leaks rows
+fails the benchmark instead of flattering it. The same test file runs under the plugin's
+strategies and under three hand-written baselines, each given as the ``conftest.py`` a team
+would write without pytest-uow.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+MODELS = """
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
+
+metadata = MetaData()
+tables = []
+for i in range({tables}):
+    columns = [Column("id", Integer, primary_key=True), Column("name", String(50))]
+    if tables:
+        columns.append(Column("parent_id", Integer, ForeignKey(tables[-1].c.id)))
+    tables.append(Table(f"t{{i:03}}", metadata, *columns))
+"""
+
+TESTS = """
+import pytest
+from sqlalchemy import func, select
+from models import tables
+
+
+@pytest.mark.parametrize("n", range({tests}))
+def test_write(db, n):
+    table = tables[n % len(tables)]
+    assert db.execute(select(func.count()).select_from(table)).scalar_one() == 0
+    db.execute(table.insert(), [{{"name": f"row {{i}}"}} for i in range({rows})])
+    db.commit()
+"""
+
+PLUGIN_CONFTEST = """
+import pytest
+
+
+@pytest.fixture
+def db(uow_session):
+    return uow_session
+"""
+
+# The baselines time their own per-test cleanup and report it as the plugin does.
+_BASELINE_COMMON = """
+import os
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from models import metadata
+from pytest_uow.state import reset_summary
+
+engine = create_engine(os.environ["BENCH_URL"])
+reset_seconds = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in reset_summary({{"{name}": reset_seconds}}):
+        terminalreporter.write_line(line)
+"""
+
+BASELINES = {
+    # create_all / drop_all around every test: the widespread hand-written approach.
+    "create-drop": """
+@pytest.fixture
+def db():
+    metadata.create_all(engine)
+    session = Session(engine)
+    yield session
+    started = time.perf_counter()
+    session.close()
+    metadata.drop_all(engine)
+    reset_seconds.append(time.perf_counter() - started)
+""",
+    # SQLAlchemy's "Joining a Session into an External Transaction" recipe, one shared schema.
+    "savepoint-recipe": """
+@pytest.fixture(scope="session")
+def connection():
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        yield connection
+    metadata.drop_all(engine)
+
+
+@pytest.fixture
+def db(connection):
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    started = time.perf_counter()
+    session.close()
+    transaction.rollback()
+    reset_seconds.append(time.perf_counter() - started)
+""",
+    # One TRUNCATE of every table after each test: pytest-django's transactional_db flush,
+    # DatabaseCleaner's truncation.
+    "truncate-all": """
+@pytest.fixture(scope="session")
+def tables():
+    metadata.create_all(engine)
+    yield ", ".join(table.name for table in metadata.sorted_tables)
+    metadata.drop_all(engine)
+
+
+@pytest.fixture
+def db(tables):
+    session = Session(engine)
+    yield session
+    started = time.perf_counter()
+    session.close()
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    reset_seconds.append(time.perf_counter() - started)
+""",
+}
+
+
+def write_suite(root: Path, *, tables: int, tests: int, rows: int, variant: str) -> None:
+    """Write the project for one variant: a strategy name or a key of ``BASELINES``."""
+    (root / "models.py").write_text(textwrap.dedent(MODELS.format(tables=tables)))
+    (root / "test_synthetic.py").write_text(TESTS.format(tests=tests, rows=rows))
+    if variant in BASELINES:
+        conftest = _BASELINE_COMMON.format(name=variant) + BASELINES[variant]
+        ini = '[tool.pytest.ini_options]\npythonpath = ["."]\n'
+    else:
+        conftest = PLUGIN_CONFTEST
+        ini = '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "models:metadata"\n'
+    (root / "conftest.py").write_text(conftest)
+    (root / "pyproject.toml").write_text(ini)

@@ -106,7 +106,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="schema sizes to sweep (default preset: 10 50 200)",
     )
     parser.add_argument(
-        "--rows", type=int, nargs="+", metavar="N", help="rows each test writes (default preset: 1)"
+        "--rows",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="rows each test writes; 0 measures tests that write nothing (default preset: 1)",
     )
     parser.add_argument(
         "--workers",
@@ -137,12 +141,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("tests", "repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if min(args.tables) < 1 or min(args.rows) < 1:
-        parser.error("--tables and --rows must be at least 1")
+    if min(args.tables) < 1 or min(args.rows) < 0:
+        parser.error("--tables must be at least 1 and --rows at least 0")
     return args
 
 
-def _run_pytest(root: Path, args: list[str], env: dict[str, str]) -> tuple[float, str]:
+def run_pytest(root: Path, args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run pytest in ``root`` as a user would; return its wall time and output, or exit."""
     command = [
         sys.executable,
         "-m",
@@ -186,7 +191,7 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
             variant=result.variant,
         )
         for _ in range(repeat):
-            wall, output = _run_pytest(Path(directory), pytest_args, env)
+            wall, output = run_pytest(Path(directory), pytest_args, env)
             walls.append(wall)
             match = next(
                 (m for m in _RESET_LINE.finditer(output) if m.group(1) == result.variant), None

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from compare import run_pytest
 
 APP = textwrap.dedent("""
     from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -49,28 +51,6 @@ def _write_suite(root: Path, body: str, count: int) -> None:
     (root / "test_generated.py").write_text(tests)
 
 
-def _time_run(root: Path, extra: list[str]) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:xdist",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        *extra,
-    ]
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"benchmark run failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=200, help="tests in the small suite")
@@ -82,13 +62,17 @@ def main() -> None:
         f"server: {server}; suites of {args.small} and {args.large} tests; "
         f"median of {args.repeat} runs; -p no:xdist"
     )
+    env = dict(os.environ)
     baseline: float | None = None
     for name, (body, extra) in VARIANTS.items():
         medians = []
         for count in (args.small, args.large):
             with tempfile.TemporaryDirectory() as directory:
                 _write_suite(Path(directory), body, count)
-                runs = [_time_run(Path(directory), extra) for _ in range(args.repeat)]
+                runs = [
+                    run_pytest(Path(directory), ["-p", "no:xdist", *extra], env)[0]
+                    for _ in range(args.repeat)
+                ]
             medians.append(statistics.median(runs))
         per_test_ms = (medians[1] - medians[0]) / (args.large - args.small) * 1000
         baseline = per_test_ms if baseline is None else baseline

@@ -91,29 +91,39 @@ def _real_commits(database: WorkerDatabase) -> Iterator[Binding]:
             binding.close_sessions()
 
 
-class TruncateStrategy:
+class _RealCommitsStrategy:
+    """Sessions on the worker engine during the test; a subclass says how to reset after."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    @contextmanager
+    def isolate(self, database: WorkerDatabase) -> Iterator[Binding]:
+        with _real_commits(database) as binding:
+            yield binding
+        self.reset(database)
+
+    def reset(self, database: WorkerDatabase) -> None:
+        raise NotImplementedError
+
+
+class TruncateStrategy(_RealCommitsStrategy):
     """Real commits; afterwards the tables that hold rows are emptied (see ``cleaning.py``)."""
 
     name: ClassVar[str] = "truncate"
     summary: ClassVar[str] = "real commits, seen by other connections; dirty tables emptied"
 
-    @contextmanager
-    def isolate(self, database: WorkerDatabase) -> Iterator[Binding]:
-        with _real_commits(database) as binding:
-            yield binding
+    def reset(self, database: WorkerDatabase) -> None:
         database.cleaner.clean()
 
 
-class RecreateStrategy:
+class RecreateStrategy(_RealCommitsStrategy):
     """Real commits; afterwards the worker schema is dropped and built again."""
 
     name: ClassVar[str] = "recreate"
     summary: ClassVar[str] = "real commits; schema dropped and rebuilt, for tests that alter it"
 
-    @contextmanager
-    def isolate(self, database: WorkerDatabase) -> Iterator[Binding]:
-        with _real_commits(database) as binding:
-            yield binding
+    def reset(self, database: WorkerDatabase) -> None:
         database.rebuild()
 
 

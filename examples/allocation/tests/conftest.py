@@ -1,0 +1,2 @@
+"""The only test configuration the app needs: pyproject.toml names the metadata and the
+default session factory; the plugin does the rest."""

@@ -19,16 +19,7 @@ from pytest_uow.state import run_state
 from pytest_uow.strategies import MARKER, STRATEGIES, Binding, strategy_from_marker
 
 _FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"})
-PUBLIC_FIXTURES = frozenset(
-    {
-        "uow_database_url",
-        "uow_schema",
-        "uow_engine",
-        "uow_connection",
-        "uow_session_factory",
-        "uow_session",
-    }
-)
+PUBLIC_FIXTURES = _FUNCTION_FIXTURES | {"uow_database_url", "uow_schema", "uow_engine"}
 
 
 def _open_database(config: pytest.Config) -> WorkerDatabase:

@@ -11,13 +11,24 @@ import os
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
 from pytest_uow.errors import DatabaseSetupError, UowError
-from pytest_uow.schema import compile_ddl, create_schema, drop_schema, worker_url
+from pytest_uow.schema import (
+    KEPT,
+    OWNED,
+    compile_ddl,
+    create_schema,
+    drop_schema,
+    mark_kept,
+    reap_abandoned,
+    release_lease,
+    take_lease,
+    worker_url,
+)
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker
 
@@ -61,6 +72,8 @@ class WorkerDatabase:
         self._cleaner: TableCleaner | None = None
         self._ddl: str | None = None
         self._engines_by_isolation: dict[str, Engine] = {}
+        self._lease: Connection | None = None
+        self.reaped: list[str] = []
         # False once a test may have advanced a sequence without a reset after it.
         self.pristine = True
 
@@ -99,8 +112,14 @@ class WorkerDatabase:
             engine = create_engine(url)
             spec = self._settings.metadata.value
             self._metadata = load_metadata(spec) if spec else None
-            create_schema(engine, self.schema, self._metadata)
+            self.reaped = reap_abandoned(engine)
+            self._lease = take_lease(engine, self.schema)
+            names = {"run": self._worker.run_id, "worker": self._worker.name}
+            create_schema(engine, self.schema, self._metadata, OWNED.format(**names))
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
+            if self._lease is not None:
+                release_lease(self._lease)
+                self._lease = None
             self._error = DatabaseSetupError(
                 f"pytest-uow could not create worker schema {self.schema} on {where}: "
                 f"{one_line(error)}"
@@ -162,10 +181,16 @@ class WorkerDatabase:
             self._cleaner = None
         engine.dispose()
         try:
-            if not self._settings.keep.value:
+            if self._settings.keep.value:
+                names = {"run": self._worker.run_id, "worker": self._worker.name}
+                mark_kept(engine, self.schema, KEPT.format(**names))
+            else:
                 drop_schema(engine, self.schema)
         except SQLAlchemyError as error:
             return f"pytest-uow could not drop worker schema {self.schema}: {one_line(error)}"
         finally:
+            if self._lease is not None:
+                release_lease(self._lease)
+                self._lease = None
             engine.dispose()
         return None

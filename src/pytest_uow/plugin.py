@@ -79,6 +79,7 @@ class _ControllerHooks(XdistHooks):
         state = run_state(self._config)
         if output.get("uow_kept_schema"):
             state.kept_schemas.append(output["uow_kept_schema"])
+        state.reaped_schemas.extend(output.get("uow_reaped", []))
         for strategy, seconds in output.get("uow_reset_seconds", {}).items():
             state.reset_seconds.setdefault(strategy, []).extend(seconds)
 
@@ -133,10 +134,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["uow_reset_seconds"] = state.reset_seconds
+        workeroutput["uow_reaped"] = state.database.reaped
         if kept:
             workeroutput["uow_kept_schema"] = state.database.schema
-    elif kept:
-        state.kept_schemas.append(state.database.schema)
+    else:
+        state.reaped_schemas.extend(state.database.reaped)
+        if kept:
+            state.kept_schemas.append(state.database.schema)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -146,6 +150,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(
             f"uow: throwaway PostgreSQL {server_state.version} ({server_state.origin}) "
             f"started in {server_state.start_seconds:.2f} s"
+        )
+    if state.reaped_schemas:
+        terminalreporter.write_line(
+            f"uow: reaped {len(state.reaped_schemas)} worker schema(s) left by runs that died: "
+            + ", ".join(sorted(state.reaped_schemas))
         )
     for line in reset_summary(state.reset_seconds):
         terminalreporter.write_line(line)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import MetaData, create_mock_engine, text
-from sqlalchemy.engine import URL, Dialect, Engine
+from sqlalchemy import literal as literal_value
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 DROP_LOCK_TIMEOUT = "10s"
@@ -34,12 +36,90 @@ def worker_url(server: URL, schema: str, application_name: str) -> URL:
     return server.update_query_dict({"options": options, "application_name": application_name})
 
 
-def create_schema(engine: Engine, schema: str, metadata: MetaData | None) -> None:
-    """Create the worker schema and the application's tables in it, in one transaction."""
+# Every worker schema carries this comment: it is how the reaper knows a schema is ours.
+OWNED = "pytest-uow run={run} worker={worker}"
+KEPT = "pytest-uow kept: run={run} worker={worker}"
+_OWNED_PATTERN = "pytest-uow run=%"
+# A session-level advisory lock per worker schema, held by its worker while it lives.
+_LEASE_KEY = "hashtextextended(:schema, 0)"
+
+
+def _comment_on(connection: Connection, schema: str, comment: str) -> None:
+    dialect = connection.dialect
+    literal = literal_value(comment).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
+    quoted = dialect.identifier_preparer.quote_schema(schema)
+    connection.exec_driver_sql(f"COMMENT ON SCHEMA {quoted} IS {literal}")
+
+
+def create_schema(engine: Engine, schema: str, metadata: MetaData | None, comment: str) -> None:
+    """Create the worker schema, marked as ours, and the application's tables in it."""
     with engine.begin() as connection:
         connection.execute(CreateSchema(schema))
+        _comment_on(connection, schema, comment)
         if metadata is not None:
             metadata.create_all(connection)
+
+
+def mark_kept(engine: Engine, schema: str, comment: str) -> None:
+    """A kept schema is the user's to inspect and drop: the reaper leaves it alone."""
+    with engine.begin() as connection:
+        _comment_on(connection, schema, comment)
+
+
+def take_lease(engine: Engine, schema: str) -> Connection:
+    """Hold the schema's lease on a connection of its own, until the worker ends or dies."""
+    connection = engine.connect()
+    connection.execute(text(f"SELECT pg_advisory_lock({_LEASE_KEY})"), {"schema": schema})
+    connection.commit()
+    return connection
+
+
+def release_lease(connection: Connection) -> None:
+    """Closing the connection for good ends the session, and with it the advisory lock."""
+    connection.invalidate()
+    connection.close()
+
+
+def reap_abandoned(engine: Engine) -> list[str]:
+    """Drop the worker schemas of runs that died: marked as ours, with a free lease.
+
+    Schemas of live runs hold their lease; schemas without our mark are never looked at.
+    """
+    reaped = []
+    with engine.connect() as connection:
+        candidates = (
+            connection.execute(
+                text(
+                    "SELECT nspname FROM pg_namespace "
+                    "WHERE obj_description(oid, 'pg_namespace') LIKE :owned ORDER BY nspname"
+                ),
+                {"owned": _OWNED_PATTERN},
+            )
+            .scalars()
+            .all()
+        )
+        connection.commit()
+        for schema in candidates:
+            params = {"schema": schema}
+            leased = connection.execute(
+                text(f"SELECT pg_try_advisory_lock({_LEASE_KEY})"), params
+            ).scalar_one()
+            connection.commit()
+            if not leased:
+                continue  # a live run's schema
+            try:
+                with connection.begin():
+                    connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+                    connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+                reaped.append(schema)
+            except DBAPIError:
+                connection.rollback()  # busy after all (lock timeout); the next run tries again
+            finally:
+                connection.execute(text(f"SELECT pg_advisory_unlock({_LEASE_KEY})"), params)
+                connection.commit()
+    return reaped
 
 
 def drop_schema(engine: Engine, schema: str) -> None:

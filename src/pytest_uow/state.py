@@ -21,6 +21,7 @@ class RunState:
     database: WorkerDatabase
     sessionmakers: tuple[AnySessionmaker, ...]
     kept_schemas: list[str] = field(default_factory=list)
+    reaped_schemas: list[str] = field(default_factory=list)
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
 
     def record_reset(self, strategy: str, seconds: float) -> None:

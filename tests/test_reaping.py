@@ -1,0 +1,122 @@
+"""Schemas left by killed runs are reaped at the next start, reported in one line; schemas of
+live runs, and schemas that are not ours whatever their name, are never touched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import PublicGuard, schemas_named
+
+LINGERING_TESTS = """
+import os, time
+from pathlib import Path
+
+import pytest
+
+@pytest.mark.parametrize("n", range(2))  # one test for each of two workers
+def test_linger(uow_session, uow_schema, n):
+    Path(os.environ["REPORT_DIR"], uow_schema).write_text(uow_schema)
+    if os.environ.get("LINGER"):
+        time.sleep(120)
+"""
+
+
+def _start_lingering_run(
+    project: pytest.Pytester, report_dir: Path, prefix: str, mode: list[str]
+) -> subprocess.Popen[bytes]:
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *mode,
+            "-p",
+            "no:randomly",
+            "-q",
+            f"--uow-schema-prefix={prefix}",
+        ],
+        cwd=project.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LINGER": "1"},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    expected = 2 if "-n" in mode else 1  # schemas: one per worker
+    while len(list(report_dir.iterdir())) < expected:
+        assert time.monotonic() < deadline, "the lingering run never reached its test"
+        assert run.poll() is None, "the lingering run ended early"
+        time.sleep(0.05)
+    return run
+
+
+@pytest.fixture
+def lingering_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    report_dir = project.mkdir("reports")
+    monkeypatch.setenv("REPORT_DIR", str(report_dir))
+    project.makepyfile(test_linger=LINGERING_TESTS)
+    return report_dir
+
+
+@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
+def test_schemas_of_a_killed_run_are_reaped_by_the_next(
+    project: pytest.Pytester,
+    lingering_project: Path,
+    outside: Engine,
+    public_guard: PublicGuard,
+    prefix: str,
+    mode: list[str],
+) -> None:
+    before = public_guard.fingerprint()
+    killed = _start_lingering_run(project, lingering_project, prefix, mode)
+    os.killpg(killed.pid, signal.SIGKILL)  # kill -9 of pytest and its workers, mid-test
+    killed.wait()
+    left = schemas_named(outside, prefix)
+    assert len(left) == len(list(lingering_project.iterdir())), "the killed run left its schemas"
+    for report in lingering_project.iterdir():
+        report.unlink()
+
+    result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-schema-prefix={prefix}")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [f"uow: reaped {len(left)} worker schema(s) left by runs that died: {', '.join(left)}"]
+    )
+    assert schemas_named(outside, prefix) == []
+    assert public_guard.fingerprint() == before
+
+
+def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
+    project: pytest.Pytester, lingering_project: Path, outside: Engine, prefix: str
+) -> None:
+    impostor = f"{prefix}_deadbeef_gw0"  # our naming, but not created by pytest-uow
+    with outside.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {impostor}"))
+        connection.execute(text(f"CREATE TABLE {impostor}.precious (id int)"))
+        connection.execute(text(f"INSERT INTO {impostor}.precious VALUES (1), (2)"))
+    live = _start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
+    try:
+        live_schema = next(lingering_project.iterdir()).read_text()
+
+        result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-schema-prefix={prefix}")
+
+        result.assert_outcomes(passed=2)
+        assert "uow: reaped" not in result.stdout.str()
+        assert set(schemas_named(outside, prefix)) == {impostor, live_schema}
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+    with outside.begin() as connection:
+        rows = connection.execute(text(f"SELECT count(*) FROM {impostor}.precious")).scalar_one()
+        connection.execute(text(f"DROP SCHEMA {impostor} CASCADE"))
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {live_schema} CASCADE"))
+    assert rows == 2

@@ -99,10 +99,15 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
     project: pytest.Pytester, lingering_project: Path, outside: Engine, prefix: str
 ) -> None:
     impostor = f"{prefix}_deadbeef_gw0"  # our naming, but not created by pytest-uow
+    kept = f"{prefix}_deadbeef_gw1"  # kept by an earlier run with --uow-keep, for inspection
     with outside.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {impostor}"))
-        connection.execute(text(f"CREATE TABLE {impostor}.precious (id int)"))
-        connection.execute(text(f"INSERT INTO {impostor}.precious VALUES (1), (2)"))
+        for schema in (impostor, kept):
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+            connection.execute(text(f"CREATE TABLE {schema}.precious (id int)"))
+            connection.execute(text(f"INSERT INTO {schema}.precious VALUES (1), (2)"))
+        connection.execute(
+            text(f"COMMENT ON SCHEMA {kept} IS 'pytest-uow kept: run=deadbeef worker=gw1'")
+        )
     live = _start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
     try:
         live_schema = next(lingering_project.iterdir()).read_text()
@@ -111,12 +116,15 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
 
         result.assert_outcomes(passed=2)
         assert "uow: reaped" not in result.stdout.str()
-        assert set(schemas_named(outside, prefix)) == {impostor, live_schema}
+        assert set(schemas_named(outside, prefix)) == {impostor, kept, live_schema}
     finally:
         os.killpg(live.pid, signal.SIGKILL)
         live.wait()
     with outside.begin() as connection:
-        rows = connection.execute(text(f"SELECT count(*) FROM {impostor}.precious")).scalar_one()
-        connection.execute(text(f"DROP SCHEMA {impostor} CASCADE"))
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {live_schema} CASCADE"))
-    assert rows == 2
+        rows = [
+            connection.execute(text(f"SELECT count(*) FROM {schema}.precious")).scalar_one()
+            for schema in (impostor, kept)
+        ]
+        for schema in (impostor, kept, live_schema):
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    assert rows == [2, 2]

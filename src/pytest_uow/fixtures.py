@@ -129,10 +129,11 @@ def uow_session_factory(_uow_binding: Binding) -> sessionmaker[Session]:
     """The ``sessionmaker`` to inject into a Unit of Work: ``SqlAlchemyUnitOfWork(factory)``."""
     options: dict[str, Any] = dict(_uow_binding.session_options)
     factory = sessionmaker(bind=_uow_binding.bind, **options)
+    if isinstance(_uow_binding.bind, Engine):  # real commits: close sessions before the reset
 
-    @event.listens_for(factory, "after_begin")
-    def track(session: Session, transaction: object, connection: Connection) -> None:
-        _uow_binding.sessions.add(session)
+        @event.listens_for(factory, "after_begin")
+        def track(session: Session, transaction: object, connection: Connection) -> None:
+            _uow_binding.sessions.add(session)
 
     return factory
 

@@ -4,16 +4,19 @@ live runs, and schemas that are not ours whatever their name, are never touched.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.engine import Engine
 
+from pytest_uow.config import parse_url
 from tests.conftest import PublicGuard, schemas_named
 
 LINGERING_TESTS = """
@@ -60,7 +63,27 @@ def _start_lingering_run(
 
 
 @pytest.fixture
-def lingering_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+def own_database(
+    server_url: str, outside: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """A database of this test's own: every run reaps what it finds in its database, so on a
+    shared one a concurrent test's run could reap (correctly) what this test expects to."""
+    name = f"reap_{secrets.token_hex(4)}"
+    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = parse_url(server_url).set(database=name)
+    monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
+    engine = create_engine(url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def lingering_project(
+    project: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     report_dir = project.mkdir("reports")
     monkeypatch.setenv("REPORT_DIR", str(report_dir))
     project.makepyfile(test_linger=LINGERING_TESTS)
@@ -71,12 +94,16 @@ def lingering_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
 def test_schemas_of_a_killed_run_are_reaped_by_the_next(
     project: pytest.Pytester,
     lingering_project: Path,
-    outside: Engine,
-    public_guard: PublicGuard,
+    own_database: Engine,
     prefix: str,
     mode: list[str],
 ) -> None:
-    before = public_guard.fingerprint()
+    outside = own_database
+    guard = PublicGuard(outside, "guard")
+    with outside.begin() as connection:
+        connection.execute(text("CREATE TABLE public.guard (id int PRIMARY KEY, note text)"))
+        connection.execute(text("INSERT INTO public.guard VALUES (1, 'one'), (2, 'two')"))
+    before = guard.fingerprint()
     killed = _start_lingering_run(project, lingering_project, prefix, mode)
     os.killpg(killed.pid, signal.SIGKILL)  # kill -9 of pytest and its workers, mid-test
     killed.wait()
@@ -92,12 +119,13 @@ def test_schemas_of_a_killed_run_are_reaped_by_the_next(
         [f"uow: reaped {len(left)} worker schema(s) left by runs that died: {', '.join(left)}"]
     )
     assert schemas_named(outside, prefix) == []
-    assert public_guard.fingerprint() == before
+    assert guard.fingerprint() == before
 
 
 def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
-    project: pytest.Pytester, lingering_project: Path, outside: Engine, prefix: str
+    project: pytest.Pytester, lingering_project: Path, own_database: Engine, prefix: str
 ) -> None:
+    outside = own_database
     impostor = f"{prefix}_deadbeef_gw0"  # our naming, but not created by pytest-uow
     kept = f"{prefix}_deadbeef_gw1"  # kept by an earlier run with --uow-keep, for inspection
     with outside.begin() as connection:

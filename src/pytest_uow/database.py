@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
@@ -100,7 +100,7 @@ class WorkerDatabase:
             raise self._error
         if self._engine is not None:
             return
-        where = "the throwaway server"
+        where, hint = "the throwaway server", ""
         try:
             server_url = self._settings.url.value
             if server_url is None:
@@ -108,6 +108,10 @@ class WorkerDatabase:
                 server_url = self._server.url()
             else:
                 where = server_url.render_as_string(hide_password=True)
+                hint = (
+                    f"; check that this server is running and that uow_database_url "
+                    f"({self._settings.url.source}) names it, its user and its database"
+                )
             url = worker_url(server_url, self.schema, self._worker.application_name)
             engine = create_engine(url)
             spec = self._settings.metadata.value
@@ -117,12 +121,13 @@ class WorkerDatabase:
             names = {"run": self._worker.run_id, "worker": self._worker.name}
             create_schema(engine, self.schema, self._metadata, OWNED.format(**names))
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
+            never_connected = isinstance(error, OperationalError) and self._lease is None
             if self._lease is not None:
                 release_lease(self._lease)
                 self._lease = None
             self._error = DatabaseSetupError(
                 f"pytest-uow could not create worker schema {self.schema} on {where}: "
-                f"{one_line(error)}"
+                f"{one_line(error)}{hint if never_connected else ''}"
             )
             raise self._error from error
         self._engine, self._url = engine, url

@@ -27,13 +27,20 @@ def search_path_option(schema: str) -> str:
     return f"-csearch_path={schema}"
 
 
+CONNECT_TIMEOUT_SECONDS = "10"
+
+
 def worker_url(server: URL, schema: str, application_name: str) -> URL:
-    """The server URL with the worker's ``search_path`` and application name baked in."""
+    """The server URL with the worker's ``search_path`` and application name baked in, and a
+    connect timeout unless the URL has one: an unreachable host fails instead of hanging."""
     given = server.query.get("options") or ()
     options = " ".join(
         [*([given] if isinstance(given, str) else given), search_path_option(schema)]
     )
-    return server.update_query_dict({"options": options, "application_name": application_name})
+    extra = {"options": options, "application_name": application_name}
+    if "connect_timeout" not in server.query:
+        extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return server.update_query_dict(extra)
 
 
 # Every worker schema carries this comment: it is how the reaper knows a schema is ours.

@@ -156,3 +156,32 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
         for schema in (impostor, kept, live_schema):
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     assert rows == [2, 2]
+
+
+CRASHING_TESTS = """
+import os
+import pytest
+from pathlib import Path
+
+@pytest.mark.parametrize("n", range(6))
+def test_crash_once(uow_session, n):
+    marker = Path(os.environ["REPORT_DIR"], "crashed")
+    if n == 0 and not marker.exists():
+        marker.write_text("once")
+        os._exit(1)  # the worker dies mid-test; xdist starts another
+"""
+
+
+def test_a_crashed_and_restarted_worker_leaves_no_schema(
+    project: pytest.Pytester, own_database: Engine, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPORT_DIR", str(project.path))
+    project.makepyfile(test_crash=CRASHING_TESTS)
+
+    result = project.runpytest_subprocess(
+        "-n", "2", "-p", "no:randomly", f"--uow-schema-prefix={prefix}"
+    )
+
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*crashed while running*", "uow: reaped 1 worker schema(s)*"])
+    assert schemas_named(own_database, prefix) == []

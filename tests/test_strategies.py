@@ -136,6 +136,10 @@ def test_3_the_table_is_back(uow_session):
         "AND table_schema = current_schema()")).scalar_one()
     assert columns == 3
     assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
+    mark = uow_session.execute(text(
+        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+        "WHERE nspname = current_schema()")).scalar_one()
+    assert mark.startswith("pytest-uow run="), "the reaper must still know the rebuilt schema"
 """
 
 

@@ -20,6 +20,7 @@ from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.schema import (
     KEPT,
     OWNED,
+    comment_sql,
     compile_ddl,
     create_schema,
     drop_schema,
@@ -118,8 +119,7 @@ class WorkerDatabase:
             self._metadata = load_metadata(spec) if spec else None
             self.reaped = reap_abandoned(engine)
             self._lease = take_lease(engine, self.schema)
-            names = {"run": self._worker.run_id, "worker": self._worker.name}
-            create_schema(engine, self.schema, self._metadata, OWNED.format(**names))
+            create_schema(engine, self.schema, self._metadata, self._mark(OWNED))
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
             never_connected = isinstance(error, OperationalError) and self._lease is None
             if self._lease is not None:
@@ -133,6 +133,9 @@ class WorkerDatabase:
         self._engine, self._url = engine, url
         self._export_environment()
 
+    def _mark(self, template: str) -> str:
+        return template.format(run=self._worker.run_id, worker=self._worker.name)
+
     @property
     def cleaner(self) -> TableCleaner:
         """Empties the tables a test committed to (the truncate strategy)."""
@@ -141,9 +144,12 @@ class WorkerDatabase:
         return self._cleaner
 
     def rebuild(self) -> None:
-        """Drop the schema and build it again from DDL compiled once (the recreate strategy)."""
+        """Drop the schema and build it again from DDL compiled once (the recreate strategy),
+        ownership mark included, so that the reaper still knows it as ours."""
         if self._ddl is None:
-            self._ddl = compile_ddl(self._metadata, self.engine.dialect) if self._metadata else ""
+            dialect = self.engine.dialect
+            tables = compile_ddl(self._metadata, dialect) if self._metadata else ""
+            self._ddl = f"{comment_sql(dialect, self.schema, self._mark(OWNED))};\n{tables}"
         self.cleaner.rebuild_schema(self._ddl)
 
     def engine_like(self, original_bind: object) -> Engine:
@@ -187,8 +193,7 @@ class WorkerDatabase:
         engine.dispose()
         try:
             if self._settings.keep.value:
-                names = {"run": self._worker.run_id, "worker": self._worker.name}
-                mark_kept(engine, self.schema, KEPT.format(**names))
+                mark_kept(engine, self.schema, self._mark(KEPT))
             else:
                 drop_schema(engine, self.schema)
         except SQLAlchemyError as error:

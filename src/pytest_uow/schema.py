@@ -51,13 +51,22 @@ _OWNED_PATTERN = "pytest-uow run=%"
 _LEASE_KEY = "hashtextextended(:schema, 0)"
 
 
-def _comment_on(connection: Connection, schema: str, comment: str) -> None:
-    dialect = connection.dialect
+def comment_sql(dialect: Dialect, schema: str, comment: str) -> str:
+    """``COMMENT ON SCHEMA``, identifier and literal rendered by the dialect."""
     literal = literal_value(comment).compile(
         dialect=dialect, compile_kwargs={"literal_binds": True}
     )
-    quoted = dialect.identifier_preparer.quote_schema(schema)
-    connection.exec_driver_sql(f"COMMENT ON SCHEMA {quoted} IS {literal}")
+    return f"COMMENT ON SCHEMA {dialect.identifier_preparer.quote_schema(schema)} IS {literal}"
+
+
+def _comment_on(connection: Connection, schema: str, comment: str) -> None:
+    connection.exec_driver_sql(comment_sql(connection.dialect, schema, comment))
+
+
+def _drop(connection: Connection, schema: str) -> None:
+    """Inside the caller's transaction; a leftover lock makes it fail, never hang."""
+    connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+    connection.execute(DropSchema(schema, cascade=True, if_exists=True))
 
 
 def create_schema(engine: Engine, schema: str, metadata: MetaData | None, comment: str) -> None:
@@ -118,8 +127,7 @@ def reap_abandoned(engine: Engine) -> list[str]:
                 continue  # a live run's schema
             try:
                 with connection.begin():
-                    connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
-                    connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+                    _drop(connection, schema)
                 reaped.append(schema)
             except DBAPIError:
                 connection.rollback()  # busy after all (lock timeout); the next run tries again
@@ -130,10 +138,9 @@ def reap_abandoned(engine: Engine) -> list[str]:
 
 
 def drop_schema(engine: Engine, schema: str) -> None:
-    """Drop a worker schema this run created; a leftover lock makes it fail, never hang."""
+    """Drop a worker schema this run created."""
     with engine.begin() as connection:
-        connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
-        connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+        _drop(connection, schema)
 
 
 def compile_ddl(metadata: MetaData, dialect: Dialect) -> str:

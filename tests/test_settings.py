@@ -311,36 +311,3 @@ def test_command_line_choices_come_from_the_registry(project: pytest.Pytester) -
             "(choose from *rollback*truncate*recreate*)"
         ]
     )
-
-
-@pytest.mark.parametrize(
-    ("url", "cause"),
-    [
-        ("postgresql://postgres@127.0.0.1:1/test", "*Connection refused*"),
-        ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", "*does not exist*"),
-    ],
-    ids=["server-unreachable", "database-missing"],
-)
-def test_a_server_that_cannot_be_used_is_one_line_per_test_naming_the_setting(
-    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, cause: str
-) -> None:
-    monkeypatch.setenv("UOW_DATABASE_URL", url)
-    project.makepyfile(
-        test_three="import pytest\n"
-        "@pytest.mark.parametrize('n', range(3))\n"
-        "def test_needs_db(uow_session, n): pass\n"
-    )
-
-    result = project.runpytest_subprocess("-n", "2")
-
-    result.assert_outcomes(errors=3)
-    shown = url.replace("postgresql://", "postgresql+psycopg2://")
-    result.stdout.fnmatch_lines(
-        [
-            f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
-            f"{cause}; check that this server is running and that uow_database_url "
-            "(environment UOW_DATABASE_URL) names it, its user and its database"
-        ]
-    )
-    assert "Traceback" not in result.stdout.str()
-    assert "During handling" not in result.stdout.str()

@@ -1,5 +1,5 @@
 """truncate and recreate: real commits that other connections and processes see, emptied (or
-rebuilt) afterwards; the uow marker; mixing strategies in any order; teardown order; no hangs."""
+rebuilt) afterwards; the uow marker; mixing strategies in any order; teardown order."""
 
 from __future__ import annotations
 
@@ -280,43 +280,6 @@ def test_the_plugins_sessions_are_closed_before_the_reset(project: pytest.Pytest
     )
 
     result.assert_outcomes(passed=2)
-
-
-LEAKED_LOCK_TESTS = """
-import pytest
-from sqlalchemy import text
-
-leaked = []
-
-@pytest.mark.uow(strategy="truncate")
-def test_1_leaks_a_lock(uow_engine):
-    connection = uow_engine.connect()
-    connection.execute(text("LOCK TABLE batches IN ACCESS EXCLUSIVE MODE"))
-    leaked.append(connection)
-
-def test_2_releases_it():
-    leaked.pop().close()
-
-@pytest.mark.uow(strategy="truncate")
-def test_3_works_again(uow_session):
-    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
-"""
-
-
-def test_a_leftover_lock_is_an_error_naming_the_test(project: pytest.Pytester) -> None:
-    project.makepyfile(test_leak=LEAKED_LOCK_TESTS)
-
-    result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
-
-    result.assert_outcomes(passed=3, errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ERROR at teardown of test_1_leaks_a_lock*",
-            "pytest-uow could not reset the worker schema after test_leak.py::test_1_leaks_a_lock "
-            "(truncate): LockNotAvailable: *; a connection, session or thread the test opened "
-            "still holds a lock on it: close it in the test or its fixtures",
-        ]
-    )
 
 
 BAD_MARKERS = """

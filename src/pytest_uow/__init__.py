@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_uow.errors import DatabaseSetupError, ServerError, UowError
+from pytest_uow.errors import DatabaseSetupError, ServerError, UowError, UowWarning
 from pytest_uow.strategies import STRATEGIES, Binding, ResetStrategy
 
 __version__ = "0.1.0"
@@ -14,5 +14,6 @@ __all__ = [
     "ResetStrategy",
     "ServerError",
     "UowError",
+    "UowWarning",
     "__version__",
 ]

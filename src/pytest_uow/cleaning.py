@@ -10,14 +10,16 @@ require) and only large ones are truncated. Users still call the strategy ``trun
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+
 # Tables larger than this on disk are truncated rather than deleted from.
 LARGE_TABLE_BYTES = 256 * 1024
-LOCK_TIMEOUT = "5s"
 _DIRTY_STATEMENT = "uow_dirty_tables"
 
 
@@ -48,11 +50,17 @@ _USED_SEQUENCE = -1  # what the dirty query reports for a sequence instead of a 
 
 
 class TableCleaner:
-    """Empties the worker schema's tables that hold rows, on a connection of its own."""
+    """Empties the worker schema's tables that hold rows, on a connection of its own.
 
-    def __init__(self, engine: Engine, schema: str) -> None:
+    A lock a test left behind ends in a lock timeout, never a wait: the worker's own backends
+    holding locks on the schema are then terminated (see ``locks.py``) and listed in ``ended``.
+    """
+
+    def __init__(self, engine: Engine, schema: str, application_name: str) -> None:
         self._engine = engine
         self._schema = schema
+        self._application_name = application_name
+        self.ended: list[Backend] = []  # backends terminated since the caller last looked
         self._connection: Connection | None = None
         self._tables: dict[int, _Table] | None = None
         self._sequences: dict[int, int] = {}  # oid -> start value
@@ -98,7 +106,6 @@ class TableCleaner:
                 f"PREPARE {_DIRTY_STATEMENT} AS {' UNION ALL '.join(probes)}"
             )
             self._prepared = True
-        connection.commit()
         return tables
 
     def forget_tables(self) -> None:
@@ -111,21 +118,30 @@ class TableCleaner:
         A test that wrote nothing costs the one prepared query. After an error the connection
         is dropped, so the next cleaning starts afresh.
         """
-        try:
-            connection = self._connect()
+        dirty: dict[int, int] = {}
+
+        def empty(connection: Connection) -> None:
+            # Preparing the query locks the tables too, so it is part of what may be retried.
             if self._tables is None:
                 self._tables = self._load_tables(connection)
-            if not self._tables and not self._sequences:
-                return 0
-            with connection.begin():
+            if self._prepared:
                 found = connection.exec_driver_sql(f"EXECUTE {_DIRTY_STATEMENT}")
-                dirty = {int(oid): int(size) for oid, size in found}
-                if dirty:
-                    connection.exec_driver_sql(self._emptying_sql(dirty))
+                dirty.clear()
+                dirty.update((int(oid), int(size)) for oid, size in found)
+            if dirty:
+                connection.exec_driver_sql(self._emptying_sql(dirty))
+
+        try:
+            self._run(self._connect(), empty)
         except BaseException:
             self.close()
             raise
         return sum(1 for size in dirty.values() if size != _USED_SEQUENCE)
+
+    def _run(self, connection: Connection, work: Callable[[Connection], object]) -> None:
+        self.ended += run_ending_our_lock_holders(
+            connection, self._schema, self._application_name, work
+        )
 
     def _emptying_sql(self, dirty: dict[int, int]) -> str:
         """One round trip: TRUNCATE the large tables, DELETE from the small ones, and restart
@@ -171,10 +187,12 @@ class TableCleaner:
         self.forget_tables()
         try:
             connection = self._connect()
-            with connection.begin():
-                connection.exec_driver_sql(
+            self._run(
+                connection,
+                lambda connection: connection.exec_driver_sql(
                     f"DROP SCHEMA {schema} CASCADE;\nCREATE SCHEMA {schema};\n{ddl}"
-                )
+                ),
+            )
         except BaseException:
             self.close()
             raise

@@ -2,7 +2,8 @@
 
 Prepared once per worker, when the worker first needs it. An error while preparing it is kept
 and handed to every test that needs the database as the same one line, instead of a traceback
-per test.
+per test. So is the loss of the server later in the run: once a fresh connection fails too,
+the remaining tests fail at once with that reason instead of each waiting for its own error.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
+from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
+from pytest_uow.locks import Backend
 from pytest_uow.schema import (
     KEPT,
     OWNED,
@@ -32,14 +35,6 @@ from pytest_uow.schema import (
 )
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker
-
-
-def one_line(error: BaseException) -> str:
-    if isinstance(error, UowError):
-        return str(error)
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {' '.join(lines[:2])}" if lines else type(cause).__name__
 
 
 def _requested_isolation_level(bind: object) -> str | None:
@@ -95,43 +90,80 @@ class WorkerDatabase:
         assert self._url is not None
         return self._url
 
+    @property
+    def where(self) -> str:
+        """The server, as messages name it (the password hidden)."""
+        url = self._settings.url.value
+        return url.render_as_string(hide_password=True) if url else "the throwaway server"
+
     def open(self) -> None:
         """Create the schema and tables (once); raise the kept error if that failed before."""
         if self._error is not None:
             raise self._error
         if self._engine is not None:
             return
-        where, hint = "the throwaway server", ""
+        creating_tables = False
         try:
             server_url = self._settings.url.value
             if server_url is None:
                 assert self._server is not None
                 server_url = self._server.url()
-            else:
-                where = server_url.render_as_string(hide_password=True)
-                hint = (
-                    f"; check that this server is running and that uow_database_url "
-                    f"({self._settings.url.source}) names it, its user and its database"
-                )
             url = worker_url(server_url, self.schema, self._worker.application_name)
-            engine = create_engine(url)
+            # A pooled connection is checked before each test gets it: one that died (the
+            # server restarted, a backend was terminated) is replaced, and a server that is gone
+            # shows at the test's setup, as the one reason, not inside the test.
+            engine = create_engine(url, pool_pre_ping=True)
             spec = self._settings.metadata.value
             self._metadata = load_metadata(spec) if spec else None
             self.reaped = reap_abandoned(engine)
             self._lease = take_lease(engine, self.schema)
-            create_schema(engine, self.schema, self._metadata, self._mark(OWNED))
+            with engine.begin() as connection:
+                create_schema(connection, self.schema, self._mark(OWNED))
+                creating_tables = True
+                if self._metadata is not None:
+                    self._metadata.create_all(connection)
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
-            never_connected = isinstance(error, OperationalError) and self._lease is None
             if self._lease is not None:
                 release_lease(self._lease)
                 self._lease = None
+            what_to_do = remedy(error, self._settings, creating_tables)
             self._error = DatabaseSetupError(
-                f"pytest-uow could not create worker schema {self.schema} on {where}: "
-                f"{one_line(error)}{hint if never_connected else ''}"
+                f"pytest-uow could not create worker schema {self.schema} on {self.where}: "
+                f"{one_line(error)}{'; ' + what_to_do if what_to_do else ''}"
             )
             raise self._error from error
         self._engine, self._url = engine, url
         self._export_environment()
+
+    def explain(self, error: SQLAlchemyError, failed: str) -> str:
+        """The one line a test fails with after ``error``; ``failed`` says what failed.
+
+        If the error may mean that the server went away, a fresh connection decides: when it
+        fails too, the server is lost, and every later test that needs it fails at once with
+        this same line.
+        """
+        if self._engine is not None and is_connection_failure(error):
+            try:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError as probe_error:
+                self._error = DatabaseSetupError(
+                    f"pytest-uow lost {self.where} ({failed}): {one_line(probe_error)}; "
+                    "every later test that needs the database fails with this reason"
+                )
+                return str(self._error)
+        return f"pytest-uow {failed}: {one_line(error)}"
+
+    @property
+    def lost(self) -> bool:
+        return self._error is not None and self._engine is not None
+
+    def take_ended_backends(self) -> list[Backend]:
+        """The worker's backends terminated for holding locks since the last call."""
+        if self._cleaner is None:
+            return []
+        ended, self._cleaner.ended = self._cleaner.ended, []
+        return ended
 
     def _mark(self, template: str) -> str:
         return template.format(run=self._worker.run_id, worker=self._worker.name)
@@ -140,7 +172,7 @@ class WorkerDatabase:
     def cleaner(self) -> TableCleaner:
         """Empties the tables a test committed to (the truncate strategy)."""
         if self._cleaner is None:
-            self._cleaner = TableCleaner(self.engine, self.schema)
+            self._cleaner = TableCleaner(self.engine, self.schema, self._worker.application_name)
         return self._cleaner
 
     def rebuild(self) -> None:
@@ -182,9 +214,14 @@ class WorkerDatabase:
         self._saved_environment.clear()
 
     def close(self) -> str | None:
-        """Drop the schema (unless keep is on); return a warning instead of raising."""
+        """Drop the schema (unless keep is on); return a warning instead of raising.
+
+        After the server was lost there is nothing to drop; if it comes back, the next run
+        reaps the schema.
+        """
         if self._engine is None:
             return None
+        lost = self.lost
         engine, self._engine = self._engine, None
         self._restore_environment()
         if self._cleaner is not None:
@@ -192,15 +229,23 @@ class WorkerDatabase:
             self._cleaner = None
         engine.dispose()
         try:
+            if lost:
+                return None
             if self._settings.keep.value:
                 mark_kept(engine, self.schema, self._mark(KEPT))
-            else:
-                drop_schema(engine, self.schema)
-        except SQLAlchemyError as error:
+                return None
+            ended = drop_schema(engine, self.schema, self._worker.application_name)
+        except (SQLAlchemyError, UowError) as error:
             return f"pytest-uow could not drop worker schema {self.schema}: {one_line(error)}"
         finally:
             if self._lease is not None:
                 release_lease(self._lease)
                 self._lease = None
             engine.dispose()
+        if ended:
+            return (
+                f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
+                f"held locks on worker schema {self.schema} at the end of the run, so that it "
+                f"could be dropped: {'; '.join(b.describe() for b in ended)}"
+            )
         return None

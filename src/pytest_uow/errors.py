@@ -21,3 +21,8 @@ class DatabaseSetupError(UowError):
     Raised once per worker; every test that needs the database then fails with this one
     message instead of repeating a traceback.
     """
+
+
+class UowWarning(UserWarning):
+    """Something a test did that pytest-uow had to repair, such as a connection it left holding
+    locks. Filter it like any warning: ``-W error::pytest_uow.UowWarning`` makes it an error."""

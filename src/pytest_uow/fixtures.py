@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +14,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pytest_uow.database import WorkerDatabase, one_line
-from pytest_uow.errors import DatabaseSetupError
+from pytest_uow.database import WorkerDatabase
+from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
+from pytest_uow.locks import Backend, is_lock_timeout
 from pytest_uow.sessions import rebound
 from pytest_uow.state import run_state
 from pytest_uow.strategies import MARKER, STRATEGIES, Binding, strategy_from_marker
@@ -65,10 +68,17 @@ def _strategy_name(item: pytest.Item, default: str) -> str:
     pytest.fail(message, pytrace=False)
 
 
-def _is_lock_timeout(error: SQLAlchemyError) -> bool:
-    orig = getattr(error, "orig", None)
-    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    return code == "55P03"  # lock_not_available
+def _warn_about_ended(backends: list[Backend], test: str, database: WorkerDatabase) -> None:
+    if backends:
+        warnings.warn(
+            UowWarning(
+                f"pytest-uow terminated {len(backends)} connection(s) that {test} left holding "
+                f"locks on worker schema {database.schema}, so that the reset could run "
+                f"({'; '.join(backend.describe() for backend in backends)}): close connections, "
+                "sessions and threads in the test or its fixtures"
+            ),
+            stacklevel=1,
+        )
 
 
 @pytest.fixture
@@ -81,26 +91,41 @@ def _uow_binding(request: pytest.FixtureRequest) -> Iterator[Binding]:
     state = run_state(request.config)
     strategy = STRATEGIES[_strategy_name(request.node, state.settings.strategy.value)]
     database = _open_database(request.config)
-    reset_started = 0.0
-    try:
-        with strategy.isolate(database) as binding, rebound(state.sessionmakers, binding):
+    test = request.node.nodeid
+    message = None
+    with contextlib.ExitStack() as isolation:
+        try:
+            binding = isolation.enter_context(strategy.isolate(database))
+            isolation.enter_context(rebound(state.sessionmakers, binding))
+        except SQLAlchemyError as error:
+            message = database.explain(error, f"could not isolate {test} ({strategy.name})")
+        if message is None:
             yield binding
             reset_started = time.perf_counter()
-    except SQLAlchemyError as error:
-        database.pristine = False
-        message = (
-            f"pytest-uow could not reset the worker schema after {request.node.nodeid} "
-            f"({strategy.name}): {one_line(error)}"
+            try:
+                isolation.close()
+            except (SQLAlchemyError, UowError) as error:
+                database.pristine = False
+                message = _reset_failure(database, error, test, strategy.name)
+            else:
+                state.record_reset(strategy.name, time.perf_counter() - reset_started)
+            _warn_about_ended(database.take_ended_backends(), test, database)
+    if message is not None:
+        pytest.fail(message, pytrace=False)  # outside the except: one line, no traceback
+
+
+def _reset_failure(database: WorkerDatabase, error: Exception, test: str, strategy: str) -> str:
+    failed = f"could not reset the worker schema after {test} ({strategy})"
+    if isinstance(error, UowError):
+        return f"pytest-uow {failed}: {error}"
+    assert isinstance(error, SQLAlchemyError)
+    message = database.explain(error, failed)
+    if is_lock_timeout(error):
+        message += (
+            "; a connection, session or thread the test opened still holds a lock on it: "
+            "close it in the test or its fixtures"
         )
-        if _is_lock_timeout(error):
-            message += (
-                "; a connection, session or thread the test opened still holds a lock on it: "
-                "close it in the test or its fixtures"
-            )
-    else:
-        state.record_reset(strategy.name, time.perf_counter() - reset_started)
-        return
-    pytest.fail(message, pytrace=False)
+    return message
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +133,8 @@ def _uow_autouse(request: pytest.FixtureRequest) -> None:
     """Set up the test's isolation first, so that it is torn down last.
 
     Applies to tests that use a function-scoped fixture of the plugin or carry the marker, and
-    to every test when the application's sessionmakers are to be re-bound.
+    to every test when the application's sessionmakers are to be re-bound. A test that uses only
+    the session-scoped fixtures fails at once, with the one reason, once the server is lost.
     """
     if (
         run_state(request.config).sessionmakers
@@ -116,6 +142,8 @@ def _uow_autouse(request: pytest.FixtureRequest) -> None:
         or request.node.get_closest_marker(MARKER) is not None
     ):
         request.getfixturevalue("_uow_binding")
+    elif not PUBLIC_FIXTURES.isdisjoint(request.fixturenames):
+        _open_database(request.config)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_uow.config import add_options, load_sessionmaker, resolve
 from pytest_uow.database import WorkerDatabase
-from pytest_uow.errors import DatabaseSetupError
+from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
     PUBLIC_FIXTURES,
     _uow_autouse,
@@ -129,7 +129,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     opened = state.database.is_open
     problem = state.database.close()
     if problem:
-        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
+        warnings.warn(UowWarning(problem), stacklevel=1)
     kept = opened and state.settings.keep.value
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:

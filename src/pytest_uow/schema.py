@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-DROP_LOCK_TIMEOUT = "10s"
+from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 
 
 def search_path_option(schema: str) -> str:
@@ -65,17 +65,14 @@ def _comment_on(connection: Connection, schema: str, comment: str) -> None:
 
 def _drop(connection: Connection, schema: str) -> None:
     """Inside the caller's transaction; a leftover lock makes it fail, never hang."""
-    connection.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     connection.execute(DropSchema(schema, cascade=True, if_exists=True))
 
 
-def create_schema(engine: Engine, schema: str, metadata: MetaData | None, comment: str) -> None:
-    """Create the worker schema, marked as ours, and the application's tables in it."""
-    with engine.begin() as connection:
-        connection.execute(CreateSchema(schema))
-        _comment_on(connection, schema, comment)
-        if metadata is not None:
-            metadata.create_all(connection)
+def create_schema(connection: Connection, schema: str, comment: str) -> None:
+    """Create the worker schema, marked as ours, in the caller's transaction."""
+    connection.execute(CreateSchema(schema))
+    _comment_on(connection, schema, comment)
 
 
 def mark_kept(engine: Engine, schema: str, comment: str) -> None:
@@ -137,10 +134,13 @@ def reap_abandoned(engine: Engine) -> list[str]:
     return reaped
 
 
-def drop_schema(engine: Engine, schema: str) -> None:
-    """Drop a worker schema this run created."""
-    with engine.begin() as connection:
-        _drop(connection, schema)
+def drop_schema(engine: Engine, schema: str, application_name: str) -> list[Backend]:
+    """Drop a worker schema this run created; return the worker's backends that still held
+    locks on it and were terminated for it."""
+    with engine.connect() as connection:
+        return run_ending_our_lock_holders(
+            connection, schema, application_name, lambda connection: _drop(connection, schema)
+        )
 
 
 def compile_ddl(metadata: MetaData, dialect: Dialect) -> str:

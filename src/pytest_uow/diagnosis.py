@@ -1,0 +1,84 @@
+"""What went wrong with the server, said in one line, with what to do about it.
+
+Errors from PostgreSQL come as several lines (``FATAL: ...``, ``DETAIL: ...``, a caret under
+the statement). Every test that meets one of them would repeat it as a traceback; instead the
+plugin keeps the first two lines of the cause and adds the remedy for the errors users meet
+most: the server is not there, the password is wrong, the database does not exist, the user may
+not create schemas, the server is out of disk space.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import DBAPIError
+
+from pytest_uow.config import Settings
+from pytest_uow.errors import UowError
+
+
+def one_line(error: BaseException) -> str:
+    """The error's class and its first two lines, the cause rather than SQLAlchemy's wrapper."""
+    if isinstance(error, UowError):
+        return str(error)
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {' '.join(lines[:2])}" if lines else type(cause).__name__
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The five-character SQLSTATE the server sent, if the error came from the server."""
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return str(code) if code else None
+
+
+def is_connection_failure(error: BaseException) -> bool:
+    """Whether the error may mean the server itself is gone (as opposed to a failed statement)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    code = sqlstate(error)
+    return error.connection_invalidated or code is None or code[:2] in ("08", "57")
+
+
+# libpq's connection errors carry no SQLSTATE: they are recognised by their text.
+_CONNECTION_REMEDIES = (
+    (re.compile(r"password authentication failed|no password supplied"), "password"),
+    (re.compile(r'role ".*" does not exist|no pg_hba\.conf entry'), "user"),
+    (re.compile(r'database ".*" does not exist'), "database"),
+)
+_SERVER_CLASS_REMEDIES = {
+    "53": "the server is short of disk space, memory or connections: free some there and run again",
+    "57": "the server is shutting down or was restarted: run again once it is up",
+    "08": "the connection to the server broke: check the server and the network",
+}
+
+
+def remedy(error: BaseException, settings: Settings, creating_tables: bool) -> str:
+    """What the user should do about ``error`` met while preparing the worker schema ("" if
+    there is nothing more useful to say than the error itself)."""
+    url = settings.url
+    where = f"uow_database_url ({url.source})"
+    code = sqlstate(error)
+    if code is not None:
+        if code[:2] in _SERVER_CLASS_REMEDIES:
+            return _SERVER_CLASS_REMEDIES[code[:2]]
+        if code == "42501":
+            return f"the user named in {where} needs the CREATE privilege on its database"
+        if creating_tables:
+            return (
+                f"a table of uow_metadata ({settings.metadata.value}, "
+                f"{settings.metadata.source}) could not be created: fix the model or its DDL"
+            )
+        return ""
+    if url.value is None or not isinstance(error, DBAPIError):
+        return ""
+    message = str(error.orig)
+    for pattern, what in _CONNECTION_REMEDIES:
+        if pattern.search(message):
+            if what == "database":
+                return f"create that database, or name an existing one in {where}"
+            if what == "password":
+                return f"check the user name and password in {where}"
+            return f"check the user name in {where}, and that the server lets it connect"
+    return f"check that the server is running and that {where} names its host and port"

@@ -1,0 +1,289 @@
+"""Bad input and server faults: each is one line per test that needs the database, naming the
+setting and what to do, never a traceback; a server lost mid-run fails the remaining database
+tests at once with that one reason, while tests that do not need it still pass."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+
+from pytest_uow.server import RunServer
+from tests.conftest import CACHE_HOME
+
+
+@pytest.fixture
+def project(project: pytest.Pytester) -> pytest.Pytester:
+    """The user's project without ``uow_sessionmakers``, so that tests that use none of the
+    plugin's fixtures do not need the database."""
+    project.makepyprojecttoml(
+        textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        uow_metadata = "app:metadata"
+    """)
+    )
+    return project
+
+
+WRONG_PASSWORD = "s3cr3t-but-wrong"
+
+THREE_DATABASE_TESTS = """
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_needs_db(uow_session, n):
+    pass
+
+def test_needs_no_database():
+    pass
+"""
+
+
+def _assert_one_line_per_database_test(result: pytest.RunResult, line: str) -> None:
+    result.assert_outcomes(passed=1, errors=3)
+    result.stdout.fnmatch_lines([line])
+    output = result.stdout.str()
+    assert "Traceback" not in output
+    assert "During handling" not in output
+
+
+@pytest.mark.parametrize(
+    ("url", "cause", "remedy"),
+    [
+        (
+            "postgresql://postgres@127.0.0.1:1/test",
+            "*Connection refused*",
+            "check that the server is running and that uow_database_url (environment "
+            "UOW_DATABASE_URL) names its host and port",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:5432/no_such_database_here",
+            '*database "no_such_database_here" does not exist*',
+            "create that database, or name an existing one in uow_database_url (environment "
+            "UOW_DATABASE_URL)",
+        ),
+    ],
+    ids=["server-unreachable", "database-missing"],
+)
+def test_a_server_that_cannot_be_used_is_one_line_per_test_naming_the_setting(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, cause: str, remedy: str
+) -> None:
+    monkeypatch.setenv("UOW_DATABASE_URL", url)
+    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+
+    result = project.runpytest_subprocess("-n", "2")
+
+    shown = url.replace("postgresql://", "postgresql+psycopg2://")
+    _assert_one_line_per_database_test(
+        result,
+        f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
+        f"{cause}; {remedy}",
+    )
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[URL]:
+    """A throwaway server of this module's own where user ``app`` must give its password
+    (the machine's service trusts everybody, so a wrong password would go unnoticed there)."""
+    server = RunServer(f"pw{secrets.token_hex(4)}", os.getpid(), None)
+    try:
+        url = server.url()
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE ROLE app LOGIN SUPERUSER PASSWORD 'right'"))
+            hba = Path(connection.execute(text("SHOW hba_file")).scalar_one())
+        hba.write_text("local all app scram-sha-256\n" + hba.read_text())
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_reload_conf()"))
+        wrong = url.set(username="app", password=WRONG_PASSWORD)
+        deadline = time.monotonic() + 10
+        while True:  # the server rereads pg_hba.conf a moment after being told to
+            try:
+                create_engine(wrong, poolclass=NullPool).connect().close()
+            except OperationalError:
+                break
+            assert time.monotonic() < deadline, "the server never asked for a password"
+            time.sleep(0.05)
+        yield wrong
+    finally:
+        server.stop()
+
+
+def test_a_wrong_password_says_to_check_the_user_and_password(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password_server: URL
+) -> None:
+    monkeypatch.setenv("UOW_DATABASE_URL", password_server.render_as_string(hide_password=False))
+    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+
+    result = project.runpytest_subprocess("-n", "2")
+
+    shown = password_server.render_as_string(hide_password=True)
+    _assert_one_line_per_database_test(
+        result,
+        f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
+        '*password authentication failed for user "app"*; check the user name and password '
+        "in uow_database_url (environment UOW_DATABASE_URL)",
+    )
+    assert WRONG_PASSWORD not in result.stdout.str()  # the password itself is never shown
+
+
+FAULTY_MODELS = """
+from sqlalchemy import DDL, Column, Integer, MetaData, Numeric, Table, event, text
+
+metadata = MetaData()
+orders = Table("orders", metadata, Column("id", Integer, primary_key=True))
+
+if FAULT == "table-fails":
+    Table("totals", metadata, Column("total", Numeric, server_default=text("no_such_function()")))
+else:  # the server runs out of disk space while creating the tables
+    event.listen(orders, "after_create", DDL(
+        "DO $$ BEGIN RAISE EXCEPTION 'could not extend file \\"base/1/2\\": No space left on "
+        "device' USING ERRCODE = 'disk_full'; END $$"
+    ))
+"""
+
+
+@pytest.mark.parametrize(
+    ("fault", "line"),
+    [
+        (
+            "table-fails",
+            "UndefinedFunction: function no_such_function() does not exist *; a table of "
+            "uow_metadata (faulty:metadata, ini uow_metadata in pyproject.toml) could not be "
+            "created: fix the model or its DDL",
+        ),
+        (
+            "disk-full",
+            'DiskFull: could not extend file "base/1/2": No space left on device *; the server '
+            "is short of disk space, memory or connections: free some there and run again",
+        ),
+    ],
+)
+def test_tables_that_cannot_be_created_are_one_line_per_test(
+    project: pytest.Pytester, fault: str, line: str
+) -> None:
+    project.makepyfile(faulty=f"FAULT = {fault!r}\n" + FAULTY_MODELS)
+    project.makepyprojecttoml(
+        textwrap.dedent("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+        uow_metadata = "faulty:metadata"
+    """)
+    )
+    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+
+    result = project.runpytest_subprocess("-n", "2")
+
+    _assert_one_line_per_database_test(
+        result, f"pytest-uow could not create worker schema uow_*_gw* on *: {line}"
+    )
+
+
+SERVER_GOES_AWAY = """
+import os, signal, time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+def test_1_works(uow_session):
+    uow_session.execute(text("INSERT INTO batches (reference, qty) VALUES ('a', 1)"))
+    uow_session.commit()
+
+def test_2_the_server_goes_away(uow_connection):
+    # Once every worker has its schema, the server goes away.
+    workers = int(os.environ["WORKERS"])
+    count = text("SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'uow_')")
+    deadline = time.monotonic() + 60
+    while uow_connection.execute(count).scalar_one() < workers:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    data = Path(uow_connection.execute(text("SHOW data_directory")).scalar_one())
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGQUIT)  # what `pg_ctl stop -m immediate` does
+    while data.exists():  # gone for good: its directory is removed after it
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    Path(os.environ["SERVER_GONE"]).touch()
+
+@pytest.mark.parametrize("n", range(4))
+def test_3_needs_the_database(uow_session, n):
+    uow_session.execute(text("SELECT 1"))
+
+def test_4_uses_only_the_engine(uow_engine):
+    pass
+
+def test_5_needs_no_database():
+    pass
+"""
+
+# Under xdist, the other worker's tests 3 and 4 must not run before the server is gone.
+AFTER_THE_SERVER_IS_GONE = """
+import os, time
+from pathlib import Path
+
+def pytest_runtest_setup(item):
+    if item.name.startswith(("test_3", "test_4")):
+        deadline = time.monotonic() + 60
+        while not Path(os.environ["SERVER_GONE"]).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+"""
+
+
+def _junit_outcomes(report: Path) -> dict[str, str]:
+    """Each test's outcome from a JUnit XML report: "passed", or the message it failed with."""
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        problem = case.find("error")
+        if problem is None:
+            problem = case.find("failure")
+        if problem is None:
+            outcome = "passed"
+        else:  # 'failed on setup with "Failed: <message>"'
+            outcome = problem.get("message", "").partition("Failed: ")[2].removesuffix('"')
+        outcomes[case.get("name", "")] = outcome
+    return outcomes
+
+
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "xdist-2"])
+def test_a_server_lost_mid_run_fails_the_remaining_database_tests_with_one_reason(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]
+) -> None:
+    # A throwaway server of the inner run's own: never the machine's service.
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    monkeypatch.setenv("XDG_CACHE_HOME", CACHE_HOME)
+    project.makepyfile(test_lost=SERVER_GOES_AWAY)
+    project.makeconftest(AFTER_THE_SERVER_IS_GONE)
+    monkeypatch.setenv("SERVER_GONE", str(project.path / "server-gone"))
+    monkeypatch.setenv("WORKERS", "2" if "-n" in mode else "1")
+    report = project.path / "report.xml"
+
+    result = project.runpytest_subprocess(*mode, "-p", "no:randomly", f"--junitxml={report}")
+
+    outcomes = _junit_outcomes(report)
+    assert outcomes.pop("test_1_works") == "passed"
+    assert outcomes.pop("test_5_needs_no_database") == "passed"
+    # test 2 passes, and its reset finds the server gone; every later database test fails
+    # with its worker's one reason (each worker finds out for itself).
+    assert set(outcomes) == {
+        "test_2_the_server_goes_away",
+        "test_4_uses_only_the_engine",
+        *(f"test_3_needs_the_database[{n}]" for n in range(4)),
+    }
+    reasons = set(outcomes.values())
+    assert len(reasons) == 1 if mode == ["-p", "no:xdist"] else 1 <= len(reasons) <= 2
+    for reason in reasons:
+        assert reason.startswith("pytest-uow lost the throwaway server (could not ")
+        assert reason.endswith("every later test that needs the database fails with this reason")
+    assert "Traceback" not in result.stdout.str()

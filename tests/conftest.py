@@ -66,6 +66,26 @@ def schemas_named(engine: Engine, prefix: str) -> list[str]:
         )
 
 
+@pytest.fixture
+def own_database(
+    server_url: str, outside: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """A database of this test's own, which the inner runs use. Needed where concurrent tests
+    would interfere: every run reaps what it finds in its database (a concurrent test's run
+    could reap, correctly, what this test expects to find), and other tests write to the
+    shared database's ``public`` (which the leak detector would report)."""
+    name = f"own_{secrets.token_hex(4)}"
+    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = parse_url(server_url).set(database=name)
+    monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
+    engine = create_engine(url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
 @dataclass
 class PublicGuard:
     """A table with rows in ``public``, and a fingerprint of everything ``public`` holds."""
@@ -127,15 +147,16 @@ def project(
     ):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(app=APP)
-    pytester.makepyprojecttoml(
-        textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        uow_metadata = "app:metadata"
-        uow_sessionmakers = ["app:DEFAULT_SESSION_FACTORY"]
-    """)
-    )
+    pytester.makepyprojecttoml(PROJECT_INI)
     return pytester
+
+
+PROJECT_INI = textwrap.dedent("""
+    [tool.pytest.ini_options]
+    pythonpath = ["."]
+    uow_metadata = "app:metadata"
+    uow_sessionmakers = ["app:DEFAULT_SESSION_FACTORY"]
+""")
 
 
 APP = '''

@@ -4,19 +4,16 @@ live runs, and schemas that are not ours whatever their name, are never touched.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from pytest_uow.config import parse_url
 from tests.conftest import PublicGuard, schemas_named
 
 LINGERING_TESTS = """
@@ -60,24 +57,6 @@ def _start_lingering_run(
         assert run.poll() is None, "the lingering run ended early"
         time.sleep(0.05)
     return run
-
-
-@pytest.fixture
-def own_database(
-    server_url: str, outside: Engine, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    """A database of this test's own: every run reaps what it finds in its database, so on a
-    shared one a concurrent test's run could reap (correctly) what this test expects to."""
-    name = f"reap_{secrets.token_hex(4)}"
-    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    url = parse_url(server_url).set(database=name)
-    monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
-    engine = create_engine(url, poolclass=NullPool)
-    yield engine
-    engine.dispose()
-    with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
 
 
 @pytest.fixture

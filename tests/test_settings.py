@@ -35,6 +35,7 @@ SPELLINGS = [
     ("schema prefix", "prefix", ("--uow-schema-prefix", "UOW_SCHEMA_PREFIX", "uow_schema_prefix")),
     ("sessionmakers", "sessionmakers", (None, "UOW_SESSIONMAKERS", "uow_sessionmakers")),
     ("pg bindir", "bindir", ("--uow-pg-bindir", "UOW_PG_BINDIR", "uow_pg_bindir")),
+    ("check leaks", "check_leaks", ("--uow-check-leaks", "UOW_CHECK_LEAKS", "uow_check_leaks")),
 ]
 
 
@@ -54,6 +55,7 @@ def _values(server_url: str, prefix: str) -> dict[str, str]:
         "prefix": prefix,
         "sessionmakers": "app:DEFAULT_SESSION_FACTORY",
         "bindir": _pg_bindir(),
+        "check_leaks": "yes",
     }
 
 
@@ -74,6 +76,7 @@ def _configure(
             "--uow-keep",
             f"--uow-schema-prefix={values['prefix']}",
             f"--uow-pg-bindir={values['bindir']}",
+            "--uow-check-leaks",
         ]
     if source == "env":
         for name, key in [
@@ -85,6 +88,7 @@ def _configure(
             ("UOW_SCHEMA_PREFIX", "prefix"),
             ("UOW_SESSIONMAKERS", "sessionmakers"),
             ("UOW_PG_BINDIR", "bindir"),
+            ("UOW_CHECK_LEAKS", "check_leaks"),
         ]:
             monkeypatch.setenv(name, values[key])
         return []
@@ -99,6 +103,7 @@ def _configure(
         uow_schema_prefix = "{values["prefix"]}"
         uow_sessionmakers = ["{values["sessionmakers"]}"]
         uow_pg_bindir = "{values["bindir"]}"
+        uow_check_leaks = "{values["check_leaks"]}"
     """)
     )
     return []
@@ -121,7 +126,12 @@ def test_every_setting_from_each_source(
     result = project.runpytest_subprocess("-p", "no:xdist", *args)
 
     result.assert_outcomes(passed=1)
-    shown = dict(values, url=parse_url(server_url).render_as_string(hide_password=True), keep="on")
+    shown = dict(
+        values,
+        url=parse_url(server_url).render_as_string(hide_password=True),
+        keep="on",
+        check_leaks="on",
+    )
     header = next(line for line in result.outlines if line.startswith("uow: "))
     for label, key, (flag, env, ini) in SPELLINGS:
         where = {
@@ -251,6 +261,13 @@ BAD_VALUES = [
         "maybe",
         "uow_keep: 'maybe' from environment UOW_KEEP: not a yes/no value; use one of: 1, true, "
         "yes, on, 0, false, no, off",
+    ),
+    (
+        "ini",
+        "uow_check_leaks",
+        "always",
+        "uow_check_leaks: 'always' from ini uow_check_leaks in pyproject.toml: not a yes/no value; "
+        "use one of: 1, true, yes, on, 0, false, no, off",
     ),
     (
         "env",

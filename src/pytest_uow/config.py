@@ -61,6 +61,7 @@ class Settings:
     schema_prefix: Sourced[str]
     sessionmakers: Sourced[tuple[str, ...]]
     pg_bindir: Sourced[str | None]
+    check_leaks: Sourced[bool]
 
     @property
     def all(self) -> dict[str, Sourced[Any]]:
@@ -73,6 +74,7 @@ class Settings:
             "schema prefix": self.schema_prefix,
             "sessionmakers": self.sessionmakers,
             "pg bindir": self.pg_bindir,
+            "check leaks": self.check_leaks,
         }
 
     @property
@@ -90,7 +92,9 @@ class _Spec:
     option: str | None  # the argparse dest; None when there is no command-line form
     help: str
     cli: dict[str, Any] = field(default_factory=dict)  # metavar, choices or action
-    ini_type: Literal["string", "bool", "linelist"] = "string"
+    # Yes/no settings are read as strings too: pytest's own "bool" type turns a bad value into
+    # an internal error instead of our one-line usage error.
+    ini_type: Literal["string", "linelist"] = "string"
 
     @property
     def flag(self) -> str:
@@ -132,7 +136,6 @@ _KEEP = _Spec(
     "uow_keep",
     "keep worker schemas after the run, for inspection",
     {"action": argparse.BooleanOptionalAction},
-    "bool",
 )
 _PREFIX = _Spec(
     "uow_schema_prefix",
@@ -155,7 +158,25 @@ _PG_BINDIR = _Spec(
     "directory holding initdb and postgres for the throwaway server (default: discovered)",
     {"metavar": "DIR"},
 )
-SPECS = (_URL, _METADATA, _ISOLATION, _STRATEGY, _KEEP, _PREFIX, _SESSIONMAKERS, _PG_BINDIR)
+_CHECK_LEAKS = _Spec(
+    "uow_check_leaks",
+    "UOW_CHECK_LEAKS",
+    "uow_check_leaks",
+    "after each database test, report rows left in the worker schema and rows written "
+    "outside it, as an error of that test",
+    {"action": argparse.BooleanOptionalAction},
+)
+SPECS = (
+    _URL,
+    _METADATA,
+    _ISOLATION,
+    _STRATEGY,
+    _KEEP,
+    _PREFIX,
+    _SESSIONMAKERS,
+    _PG_BINDIR,
+    _CHECK_LEAKS,
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -186,6 +207,7 @@ def resolve(config: pytest.Config) -> Settings:
             _SESSIONMAKERS, _raw(config, _SESSIONMAKERS, ()), _check_sessionmakers
         ),
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
+        check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
     )
 
 

@@ -19,6 +19,7 @@ from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
+from pytest_uow.leaks import LeakDetector
 from pytest_uow.locks import Backend
 from pytest_uow.schema import (
     KEPT,
@@ -66,6 +67,7 @@ class WorkerDatabase:
         self._saved_environment: dict[str, str | None] = {}
         self._metadata: MetaData | None = None
         self._cleaner: TableCleaner | None = None
+        self._leak_detector: LeakDetector | None = None
         self._ddl: str | None = None
         self._engines_by_isolation: dict[str, Engine] = {}
         self._lease: Connection | None = None
@@ -175,6 +177,13 @@ class WorkerDatabase:
             self._cleaner = TableCleaner(self.engine, self.schema, self._worker.application_name)
         return self._cleaner
 
+    @property
+    def leak_detector(self) -> LeakDetector:
+        """Finds the rows a test left behind (``--uow-check-leaks``)."""
+        if self._leak_detector is None:
+            self._leak_detector = LeakDetector(self.engine, self.schema)
+        return self._leak_detector
+
     def rebuild(self) -> None:
         """Drop the schema and build it again from DDL compiled once (the recreate strategy),
         ownership mark included, so that the reaper still knows it as ours."""
@@ -227,6 +236,9 @@ class WorkerDatabase:
         if self._cleaner is not None:
             self._cleaner.close()
             self._cleaner = None
+        if self._leak_detector is not None:
+            self._leak_detector.close()
+            self._leak_detector = None
         engine.dispose()
         try:
             if lost:

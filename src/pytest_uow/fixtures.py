@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pytest_uow.database import WorkerDatabase
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
+from pytest_uow.leaks import leak_report
 from pytest_uow.locks import Backend, is_lock_timeout
 from pytest_uow.sessions import rebound
 from pytest_uow.state import run_state
@@ -86,15 +87,19 @@ def _uow_binding(request: pytest.FixtureRequest) -> Iterator[Binding]:
     """The test's isolation, and the application's sessionmakers pointed at it.
 
     Its teardown, the reset, comes after the test's own fixtures have finished theirs (it is
-    requested by the autouse fixture below) and names the test if it fails.
+    requested by the autouse fixture below) and names the test if it fails. With
+    ``uow_check_leaks`` on, the rows the test left behind are looked for after the reset.
     """
     state = run_state(request.config)
     strategy = STRATEGIES[_strategy_name(request.node, state.settings.strategy.value)]
     database = _open_database(request.config)
+    check_leaks = state.settings.check_leaks
     test = request.node.nodeid
     message = None
     with contextlib.ExitStack() as isolation:
         try:
+            if check_leaks.value:
+                database.leak_detector.start()
             binding = isolation.enter_context(strategy.isolate(database))
             isolation.enter_context(rebound(state.sessionmakers, binding))
         except SQLAlchemyError as error:
@@ -110,8 +115,28 @@ def _uow_binding(request: pytest.FixtureRequest) -> Iterator[Binding]:
             else:
                 state.record_reset(strategy.name, time.perf_counter() - reset_started)
             _warn_about_ended(database.take_ended_backends(), test, database)
+    if message is None and check_leaks.value:
+        message = _leaks_found(database, test, strategy.name, check_leaks.source)
     if message is not None:
         pytest.fail(message, pytrace=False)  # outside the except: one line, no traceback
+
+
+def _leaks_found(database: WorkerDatabase, test: str, strategy: str, source: str) -> str | None:
+    """The one line reporting the rows ``test`` left behind, if any; rows left in the worker
+    schema are removed, so that the tests after it start empty."""
+    try:
+        leaks = database.leak_detector.find()
+        if any(leak.in_worker_schema for leak in leaks):
+            database.cleaner.clean()
+            database.pristine = True
+    except SQLAlchemyError as error:
+        return database.explain(error, f"could not check {test} for leaks")
+    if not leaks:
+        return None
+    return (
+        f"pytest-uow found rows that {test} left behind (uow_check_leaks, {source}): "
+        + leak_report(leaks, database.schema, strategy)
+    )
 
 
 def _reset_failure(database: WorkerDatabase, error: Exception, test: str, strategy: str) -> str:

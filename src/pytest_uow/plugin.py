@@ -93,7 +93,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         value = setting.value
         if label == "server":
             value = value.render_as_string(hide_password=True) if value else "throwaway"
-        elif label == "keep":
+        elif isinstance(value, bool):
             value = "on" if value else "off"
         elif isinstance(value, tuple):
             value = ", ".join(value) or "none"

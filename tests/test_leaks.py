@@ -1,0 +1,112 @@
+"""The leak detector, ``--uow-check-leaks``: rows a test leaves in the worker schema, or writes
+outside it, fail that test by name; rows left in the worker schema are removed; rows outside
+are reported and never touched."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import PROJECT_INI, schemas_named
+
+LEAKY_TESTS = """
+import os
+
+import pytest
+from sqlalchemy import create_engine, text
+
+INSERT = text("INSERT INTO batches (reference, qty) VALUES ('b', 1)")
+
+def test_1_commits_through_the_plugin(uow_session):
+    uow_session.execute(INSERT)
+    uow_session.commit()
+
+@pytest.mark.uow(strategy="truncate")
+def test_2_commits_for_real(uow_session):
+    uow_session.execute(INSERT)
+    uow_session.commit()
+
+def test_3_commits_through_a_connection_of_its_own(uow_engine, uow_connection):
+    with uow_engine.begin() as connection:
+        connection.execute(INSERT)
+
+def test_4_writes_to_public_through_the_apps_own_engine(uow_session):
+    with create_engine(os.environ["APP_URL"]).begin() as connection:
+        connection.execute(text("INSERT INTO public.audit VALUES ('from test 4')"))
+
+def test_5_starts_empty(uow_session):
+    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
+"""
+
+
+@pytest.fixture
+def leaky_project(
+    project: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    with own_database.begin() as connection:
+        connection.execute(text("CREATE TABLE public.audit (note text)"))
+        connection.execute(text("INSERT INTO public.audit VALUES ('before the run')"))
+    monkeypatch.setenv("APP_URL", own_database.url.render_as_string(hide_password=False))
+    project.makepyfile(test_leaky=LEAKY_TESTS)
+    return project
+
+
+def _audit(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(text("SELECT note FROM public.audit ORDER BY 1")).scalars())
+
+
+@pytest.mark.parametrize("given_in", ["command line", "environment", "ini"])
+def test_leaks_fail_the_test_that_left_them(
+    leaky_project: pytest.Pytester,
+    own_database: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    given_in: str,
+) -> None:
+    mode = ["-p", "no:xdist"]
+    if given_in == "command line":
+        mode.append("--uow-check-leaks")
+        source = "command line --uow-check-leaks"
+    elif given_in == "environment":
+        monkeypatch.setenv("UOW_CHECK_LEAKS", "1")
+        mode = ["-n", "2", "--dist=loadfile"]  # one worker runs them all, in order
+        source = "environment UOW_CHECK_LEAKS"
+    else:
+        leaky_project.makepyprojecttoml(PROJECT_INI + "uow_check_leaks = true\n")
+        source = "ini uow_check_leaks in pyproject.toml"
+
+    result = leaky_project.runpytest_subprocess(*mode, "-p", "no:randomly")
+
+    result.assert_outcomes(passed=5, errors=2)
+    found = "pytest-uow found rows that test_leaky.py::{} left behind (uow_check_leaks, {}): "
+    result.stdout.fnmatch_lines(
+        [
+            found.format("test_3_commits_through_a_connection_of_its_own", source)
+            + "rows left in worker schema uow_*_* after the rollback reset: uow_*_*.batches "
+            "(1 row) (committed through a connection the strategy does not undo; they were "
+            "removed)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            found.format("test_4_writes_to_public_through_the_apps_own_engine", source)
+            + "rows written outside the worker schemas while it ran: public.audit (1 row) "
+            "(through an engine or connection that does not use the worker schema; use the uow "
+            "fixtures or uow_sessionmakers)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    # Reported, never touched: the row the test wrote outside is still there.
+    assert _audit(own_database) == ["before the run", "from test 4"]
+    assert schemas_named(own_database, "uow") == []
+
+
+def test_off_by_default(leaky_project: pytest.Pytester, own_database: Engine) -> None:
+    result = leaky_project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+
+    # Nothing reports the leak: the next test meets the row test 3 left.
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_leaky.py::test_5_starts_empty*"])
+    assert "left behind" not in result.stdout.str()
+    assert _audit(own_database) == ["before the run", "from test 4"]

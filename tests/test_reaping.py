@@ -30,7 +30,7 @@ def test_linger(uow_session, uow_schema, n):
 """
 
 
-def _start_lingering_run(
+def start_lingering_run(
     project: pytest.Pytester, report_dir: Path, prefix: str, mode: list[str]
 ) -> subprocess.Popen[bytes]:
     run = subprocess.Popen(
@@ -83,7 +83,7 @@ def test_schemas_of_a_killed_run_are_reaped_by_the_next(
         connection.execute(text("CREATE TABLE public.guard (id int PRIMARY KEY, note text)"))
         connection.execute(text("INSERT INTO public.guard VALUES (1, 'one'), (2, 'two')"))
     before = guard.fingerprint()
-    killed = _start_lingering_run(project, lingering_project, prefix, mode)
+    killed = start_lingering_run(project, lingering_project, prefix, mode)
     os.killpg(killed.pid, signal.SIGKILL)  # kill -9 of pytest and its workers, mid-test
     killed.wait()
     left = schemas_named(outside, prefix)
@@ -115,7 +115,7 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
         connection.execute(
             text(f"COMMENT ON SCHEMA {kept} IS 'pytest-uow kept: run=deadbeef worker=gw1'")
         )
-    live = _start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
+    live = start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
     try:
         live_schema = next(lingering_project.iterdir()).read_text()
 

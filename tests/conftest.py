@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,12 +150,16 @@ def project(
     return pytester
 
 
-PROJECT_INI = textwrap.dedent("""
-    [tool.pytest.ini_options]
-    pythonpath = ["."]
-    uow_metadata = "app:metadata"
-    uow_sessionmakers = ["app:DEFAULT_SESSION_FACTORY"]
-""")
+def project_ini(metadata: str = "app:metadata", sessionmakers: bool = True) -> str:
+    """The user project's pyproject.toml: its tables, and its sessionmakers unless told not to
+    (then a test that uses none of the plugin's fixtures does not need the database)."""
+    ini = f'[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "{metadata}"\n'
+    if sessionmakers:
+        ini += 'uow_sessionmakers = ["app:DEFAULT_SESSION_FACTORY"]\n'
+    return ini
+
+
+PROJECT_INI = project_ini()
 
 
 APP = '''

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import textwrap
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -19,20 +18,14 @@ from sqlalchemy.exc import OperationalError
 
 from pytest_uow.config import parse_url
 from pytest_uow.server import RunServer
-from tests.conftest import CACHE_HOME
+from tests.conftest import CACHE_HOME, project_ini
 
 
 @pytest.fixture
 def project(project: pytest.Pytester) -> pytest.Pytester:
     """The user's project without ``uow_sessionmakers``, so that tests that use none of the
     plugin's fixtures do not need the database."""
-    project.makepyprojecttoml(
-        textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        uow_metadata = "app:metadata"
-    """)
-    )
+    project.makepyprojecttoml(project_ini(sessionmakers=False))
     return project
 
 
@@ -218,13 +211,7 @@ def test_tables_that_cannot_be_created_are_one_line_per_test(
     project: pytest.Pytester, fault: str, line: str
 ) -> None:
     project.makepyfile(faulty=f"FAULT = {fault!r}\n" + FAULTY_MODELS)
-    project.makepyprojecttoml(
-        textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        uow_metadata = "faulty:metadata"
-    """)
-    )
+    project.makepyprojecttoml(project_ini("faulty:metadata", sessionmakers=False))
     project.makepyfile(test_three=THREE_DATABASE_TESTS)
 
     result = project.runpytest_subprocess("-n", "2")

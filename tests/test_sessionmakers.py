@@ -3,12 +3,10 @@ in place for each test and given back afterwards."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.conftest import schemas_named
+from tests.conftest import project_ini, schemas_named
 
 FLASK_TESTS = """
 import pytest
@@ -71,13 +69,7 @@ def test_flask_endpoint_rolls_back(
 def test_without_the_setting_the_app_keeps_its_own_database(project: pytest.Pytester) -> None:
     """The other side of the coin: the app's factory points at a server that does not exist,
     so an endpoint test only passes because the plugin re-binds it."""
-    project.makepyprojecttoml(
-        textwrap.dedent("""
-        [tool.pytest.ini_options]
-        pythonpath = ["."]
-        uow_metadata = "app:metadata"
-    """)
-    )
+    project.makepyprojecttoml(project_ini(sessionmakers=False))
     project.makepyfile(test_api=FLASK_TESTS)
 
     result = project.runpytest_subprocess("-p", "no:xdist")

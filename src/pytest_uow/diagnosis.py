@@ -60,18 +60,16 @@ def remedy(error: BaseException, settings: Settings, creating_tables: bool) -> s
     url = settings.url
     where = f"uow_database_url ({url.source})"
     code = sqlstate(error)
-    if code is not None:
-        if code[:2] in _SERVER_CLASS_REMEDIES:
-            return _SERVER_CLASS_REMEDIES[code[:2]]
-        if code == "42501":
-            return f"the user named in {where} needs the CREATE privilege on its database"
-        if creating_tables:
-            return (
-                f"a table of uow_metadata ({settings.metadata.value}, "
-                f"{settings.metadata.source}) could not be created: fix the model or its DDL"
-            )
-        return ""
-    if url.value is None or not isinstance(error, DBAPIError):
+    if code is not None and code[:2] in _SERVER_CLASS_REMEDIES:
+        return _SERVER_CLASS_REMEDIES[code[:2]]
+    if code == "42501":
+        return f"the user named in {where} needs the CREATE privilege on its database"
+    if creating_tables and not is_connection_failure(error):
+        return (
+            f"a table of uow_metadata ({settings.metadata.value}, "
+            f"{settings.metadata.source}) could not be created: fix the model or its DDL"
+        )
+    if code is not None or url.value is None or not isinstance(error, DBAPIError):
         return ""
     message = str(error.orig)
     for pattern, what in _CONNECTION_REMEDIES:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from pytest_uow.schema import ANY_MARK_PATTERN
+
 # Counting stops here: a leak of more rows than this is reported as "at least".
 _COUNT_LIMIT = 1000
 
@@ -34,7 +36,7 @@ WHERE c.relkind = 'r'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_%'
   AND (n.nspname = :schema
-       OR coalesce(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'pytest-uow%')
+       OR coalesce(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE :any_mark)
   AND has_table_privilege(c.oid, 'SELECT')
 ORDER BY n.nspname <> :schema, n.nspname, c.relname
 """
@@ -85,7 +87,9 @@ class LeakDetector:
         first_new_xid = f"'{self._first_new_xid % 2**32}'::xid"
         connection = self._connect()
         preparer = self._engine.dialect.identifier_preparer
-        tables = connection.execute(text(_TABLES_QUERY), {"schema": self._schema}).all()
+        tables = connection.execute(
+            text(_TABLES_QUERY), {"schema": self._schema, "any_mark": ANY_MARK_PATTERN}
+        ).all()
         counts: list[str] = []
         for schema, table, in_worker_schema in tables:
             name = f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"

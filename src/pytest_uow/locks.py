@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
 
 LOCK_TIMEOUT = "5s"
@@ -59,9 +60,7 @@ class LockedByOthers(UowError):
 
 
 def is_lock_timeout(error: BaseException) -> bool:
-    orig = getattr(error, "orig", None)
-    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    return code == "55P03"  # lock_not_available
+    return sqlstate(error) == "55P03"  # lock_not_available
 
 
 def lock_holders(connection: Connection, schema: str) -> list[Backend]:

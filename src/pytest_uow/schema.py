@@ -47,6 +47,7 @@ def worker_url(server: URL, schema: str, application_name: str) -> URL:
 OWNED = "pytest-uow run={run} worker={worker}"
 KEPT = "pytest-uow kept: run={run} worker={worker}"
 _OWNED_PATTERN = "pytest-uow run=%"
+ANY_MARK_PATTERN = "pytest-uow%"  # owned or kept: a worker schema of some run
 # A session-level advisory lock per worker schema, held by its worker while it lives.
 _LEASE_KEY = "hashtextextended(:schema, 0)"
 

@@ -138,7 +138,7 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
 
 
 CRASHING_TESTS = """
-import os
+import os, signal
 import pytest
 from pathlib import Path
 
@@ -147,7 +147,7 @@ def test_crash_once(uow_session, n):
     marker = Path(os.environ["REPORT_DIR"], "crashed")
     if n == 0 and not marker.exists():
         marker.write_text("once")
-        os._exit(1)  # the worker dies mid-test; xdist starts another
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of the worker mid-test; xdist starts another
 """
 
 

@@ -43,6 +43,7 @@ def start_lingering_run(
             "no:randomly",
             "-q",
             f"--uow-schema-prefix={prefix}",
+            "test_linger.py",  # only the lingering tests: one on each worker
         ],
         cwd=project.path,
         stdout=subprocess.DEVNULL,

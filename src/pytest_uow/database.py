@@ -21,7 +21,7 @@ from pytest_uow.config import Settings, load_metadata
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.leaks import LeakDetector
-from pytest_uow.locks import Backend
+from pytest_uow.locks import Backend, describe_backends
 from pytest_uow.schema import (
     KEPT,
     OWNED,
@@ -275,6 +275,6 @@ class WorkerDatabase:
             return (
                 f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
                 f"held locks on worker schema {self.schema} at the end of the run, so that it "
-                f"could be dropped: {'; '.join(b.describe() for b in ended)}"
+                f"could be dropped: {describe_backends(ended)}"
             )
         return None

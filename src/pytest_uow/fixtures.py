@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pytest_uow.database import WorkerDatabase
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
 from pytest_uow.leaks import leak_report
-from pytest_uow.locks import Backend, is_lock_timeout
+from pytest_uow.locks import Backend, describe_backends, is_lock_timeout
 from pytest_uow.sessions import rebound
 from pytest_uow.state import run_state
 from pytest_uow.strategies import MARKER, STRATEGIES, Binding, strategy_from_marker
@@ -75,7 +75,7 @@ def _warn_about_ended(backends: list[Backend], test: str, database: WorkerDataba
             UowWarning(
                 f"pytest-uow terminated {len(backends)} connection(s) that {test} left holding "
                 f"locks on worker schema {database.schema}, so that the reset could run "
-                f"({'; '.join(backend.describe() for backend in backends)}): close connections, "
+                f"({describe_backends(backends)}): close connections, "
                 "sessions and threads in the test or its fixtures"
             ),
             stacklevel=1,

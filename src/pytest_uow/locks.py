@@ -55,6 +55,10 @@ class Backend:
         return f"pid {self.pid}, {self.state or 'unknown state'}: {self.query or '-'}"
 
 
+def describe_backends(backends: list[Backend]) -> str:
+    return "; ".join(backend.describe() for backend in backends)
+
+
 class LockedByOthers(UowError):
     """Backends that are not this worker's hold locks on its schema: they are left alone."""
 
@@ -63,13 +67,13 @@ def is_lock_timeout(error: BaseException) -> bool:
     return sqlstate(error) == "55P03"  # lock_not_available
 
 
-def lock_holders(connection: Connection, schema: str) -> list[Backend]:
+def _lock_holders(connection: Connection, schema: str) -> list[Backend]:
     rows = connection.execute(text(_HOLDERS_QUERY), {"schema": schema}).all()
     connection.commit()
     return [Backend(int(pid), state, name, query) for pid, state, name, query in rows]
 
 
-def end_our_lock_holders(
+def _end_our_lock_holders(
     connection: Connection, schema: str, application_name: str
 ) -> list[Backend]:
     """Terminate this worker's backends that hold locks on ``schema``; return them.
@@ -77,7 +81,7 @@ def end_our_lock_holders(
     Raises ``LockedByOthers``, terminating nothing, when a backend that is not the worker's
     holds one.
     """
-    holders = lock_holders(connection, schema)
+    holders = _lock_holders(connection, schema)
     others = [backend for backend in holders if backend.application_name != application_name]
     if others:
         described = "; ".join(
@@ -113,7 +117,7 @@ def run_ending_our_lock_holders(
         if not is_lock_timeout(error):
             raise
         # With no holder left (the lock went away meanwhile), the second try just succeeds.
-        ended = end_our_lock_holders(connection, schema, application_name)
+        ended = _end_our_lock_holders(connection, schema, application_name)
     else:
         return []
     with connection.begin():

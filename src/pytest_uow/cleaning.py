@@ -10,7 +10,7 @@ require) and only large ones are truncated. Users still call the strategy ``trun
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -24,7 +24,7 @@ _DIRTY_STATEMENT = "uow_dirty_tables"
 
 
 @dataclass(frozen=True)
-class _Table:
+class Table:
     oid: int
     qualified_name: str
     references: frozenset[int]  # oids of the tables this one has foreign keys to
@@ -46,7 +46,7 @@ FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = :schema
 """
-_USED_SEQUENCE = -1  # what the dirty query reports for a sequence instead of a table size
+USED_SEQUENCE = -1  # what the dirty query reports for a sequence instead of a table size
 
 
 class TableCleaner:
@@ -62,7 +62,7 @@ class TableCleaner:
         self._application_name = application_name
         self.ended: list[Backend] = []  # backends terminated since the caller last looked
         self._connection: Connection | None = None
-        self._tables: dict[int, _Table] | None = None
+        self._tables: dict[int, Table] | None = None
         self._sequences: dict[int, int] = {}  # oid -> start value
         self._prepared = False  # whether our connection holds the dirty-tables statement
 
@@ -74,12 +74,12 @@ class TableCleaner:
             self._connection.commit()
         return self._connection
 
-    def _load_tables(self, connection: Connection) -> dict[int, _Table]:
+    def _load_tables(self, connection: Connection) -> dict[int, Table]:
         """Read the schema's tables once and prepare the one query that finds dirty ones."""
         preparer = self._engine.dialect.identifier_preparer
         schema = preparer.quote_schema(self._schema)
         tables = {
-            oid: _Table(oid, f"{schema}.{preparer.quote(name)}", frozenset(map(int, references)))
+            oid: Table(oid, f"{schema}.{preparer.quote(name)}", frozenset(map(int, references)))
             for oid, name, references in connection.execute(
                 text(_TABLES_QUERY), {"schema": self._schema}
             )
@@ -94,7 +94,7 @@ class TableCleaner:
             f"WHERE EXISTS (SELECT 1 FROM {t.qualified_name})"
             for t in tables.values()
         ] + [
-            f"SELECT {oid}::bigint, {_USED_SEQUENCE}::bigint "
+            f"SELECT {oid}::bigint, {USED_SEQUENCE}::bigint "
             f"WHERE pg_sequence_last_value({oid}) IS NOT NULL"
             for oid in self._sequences
         ]
@@ -129,69 +129,18 @@ class TableCleaner:
                 dirty.clear()
                 dirty.update((int(oid), int(size)) for oid, size in found)
             if dirty:
-                connection.exec_driver_sql(self._emptying_sql(dirty))
+                connection.exec_driver_sql(emptying_sql(self._tables, self._sequences, dirty))
 
+        self.run_locked(empty)
+        return sum(1 for size in dirty.values() if size != USED_SEQUENCE)
+
+    def run_locked(self, work: Callable[[Connection], object]) -> None:
+        """Run ``work`` in a transaction on our connection, under the lock timeout, ending the
+        worker's own lock holders if it expires. After an error the connection is dropped, so
+        the next call starts afresh."""
         try:
-            self._run(self._connect(), empty)
-        except BaseException:
-            self.close()
-            raise
-        return sum(1 for size in dirty.values() if size != _USED_SEQUENCE)
-
-    def _run(self, connection: Connection, work: Callable[[Connection], object]) -> None:
-        self.ended += run_ending_our_lock_holders(
-            connection, self._schema, self._application_name, work
-        )
-
-    def _emptying_sql(self, dirty: dict[int, int]) -> str:
-        """One round trip: TRUNCATE the large tables, DELETE from the small ones, and restart
-        the sequences that were used."""
-        assert self._tables is not None
-        tables = self._tables
-        used_sequences = [oid for oid, size in dirty.items() if size == _USED_SEQUENCE]
-        dirty = {oid: size for oid, size in dirty.items() if size != _USED_SEQUENCE}
-        truncated = {oid for oid, size in dirty.items() if size > LARGE_TABLE_BYTES}
-        # TRUNCATE must include every table that references a truncated one.
-        frontier = set(truncated)
-        while frontier:
-            referencing = {
-                t.oid for t in tables.values() if t.references & frontier and t.oid not in truncated
-            }
-            truncated |= referencing
-            frontier = referencing
-        deleted = [oid for oid in dirty if oid not in truncated]
-        try:
-            # Children first: a table is deleted from before the tables it references.
-            order = graphlib.TopologicalSorter(
-                {oid: tables[oid].references & set(deleted) for oid in deleted}
-            ).static_order()
-            deleted = list(reversed(list(order)))
-        except graphlib.CycleError:  # rows that reference each other: one TRUNCATE for all
-            truncated |= set(deleted)
-            deleted = []
-        statements = []
-        if truncated:
-            names = ", ".join(tables[oid].qualified_name for oid in sorted(truncated))
-            statements.append(f"TRUNCATE {names}")
-        statements += [f"DELETE FROM {tables[oid].qualified_name}" for oid in deleted]
-        restarts = [
-            f"setval({oid}::oid::regclass, {self._sequences[oid]}, false)" for oid in used_sequences
-        ]
-        if restarts:
-            statements.append("SELECT " + ", ".join(restarts))
-        return ";\n".join(statements)
-
-    def rebuild_schema(self, ddl: str) -> None:
-        """Drop the worker schema and replay its DDL, in one transaction and one round trip."""
-        schema = self._engine.dialect.identifier_preparer.quote_schema(self._schema)
-        self.forget_tables()
-        try:
-            connection = self._connect()
-            self._run(
-                connection,
-                lambda connection: connection.exec_driver_sql(
-                    f"DROP SCHEMA {schema} CASCADE;\nCREATE SCHEMA {schema};\n{ddl}"
-                ),
+            self.ended += run_ending_our_lock_holders(
+                self._connect(), self._schema, self._application_name, work
             )
         except BaseException:
             self.close()
@@ -205,3 +154,44 @@ class TableCleaner:
             self._connection = None
         self._tables = None
         self._prepared = False
+
+
+def emptying_sql(
+    tables: Mapping[int, Table], sequences: Mapping[int, int], dirty: Mapping[int, int]
+) -> str:
+    """One round trip: TRUNCATE the large tables, DELETE from the small ones (children before
+    parents), and restart the sequences that were used.
+
+    ``dirty`` maps the oid of each table holding rows to its size in bytes, and of each used
+    sequence to ``USED_SEQUENCE``; ``sequences`` maps sequence oids to their start values.
+    """
+    used_sequences = [oid for oid, size in dirty.items() if size == USED_SEQUENCE]
+    sizes = {oid: size for oid, size in dirty.items() if size != USED_SEQUENCE}
+    truncated = {oid for oid, size in sizes.items() if size > LARGE_TABLE_BYTES}
+    # TRUNCATE must include every table that references a truncated one.
+    frontier = set(truncated)
+    while frontier:
+        referencing = {
+            t.oid for t in tables.values() if t.references & frontier and t.oid not in truncated
+        }
+        truncated |= referencing
+        frontier = referencing
+    deleted = [oid for oid in sizes if oid not in truncated]
+    try:
+        # Children first: a table is deleted from before the tables it references.
+        order = graphlib.TopologicalSorter(
+            {oid: tables[oid].references & set(deleted) for oid in deleted}
+        ).static_order()
+        deleted = list(reversed(list(order)))
+    except graphlib.CycleError:  # rows that reference each other: one TRUNCATE for all
+        truncated |= set(deleted)
+        deleted = []
+    statements = []
+    if truncated:
+        names = ", ".join(tables[oid].qualified_name for oid in sorted(truncated))
+        statements.append(f"TRUNCATE {names}")
+    statements += [f"DELETE FROM {tables[oid].qualified_name}" for oid in deleted]
+    restarts = [f"setval({oid}::oid::regclass, {sequences[oid]}, false)" for oid in used_sequences]
+    if restarts:
+        statements.append("SELECT " + ", ".join(restarts))
+    return ";\n".join(statements)

@@ -8,7 +8,6 @@ test starts, as a one-line ``pytest.UsageError`` (exit code 4).
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -17,24 +16,24 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import pytest
-from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import scoped_session, sessionmaker
 
-from pytest_uow.strategies import STRATEGIES
+from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
+from pytest_uow.loading import load_object
+from pytest_uow.sessions.base import SessionAdapter
+from pytest_uow.sessions.registry import adapter_for
+from pytest_uow.sources import MetaDataSource, NoTables, SchemaSource, load_metadata
+from pytest_uow.strategies.registry import DEFAULT_STRATEGY, STRATEGIES
 
 T = TypeVar("T")
 
-ISOLATIONS = ("schema",)
 DEFAULT_DRIVER = "psycopg2"
 # The worker suffix (_<run>_gw<n>) takes at most 21 bytes of PostgreSQL's 63.
 MAX_PREFIX_LENGTH = 40
 _SAFE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
-
-AnySessionmaker = sessionmaker[Any] | scoped_session[Any]
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,9 @@ class Settings:
     sessionmakers: Sourced[tuple[str, ...]]
     pg_bindir: Sourced[str | None]
     check_leaks: Sourced[bool]
+    # What the named settings load, loaded once: the tables' source and the app's factories.
+    source: SchemaSource = field(default_factory=NoTables)
+    adapters: tuple[SessionAdapter, ...] = ()
 
     @property
     def all(self) -> dict[str, Sourced[Any]]:
@@ -121,7 +123,7 @@ _ISOLATION = _Spec(
     "UOW_ISOLATION",
     "uow_isolation",
     "how workers are kept apart (default: schema)",
-    {"choices": ISOLATIONS},
+    {"choices": tuple(ISOLATIONS)},
 )
 _STRATEGY = _Spec(
     "uow_strategy",
@@ -194,21 +196,45 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(spec.ini, spec.help, type=spec.ini_type, default=None)
 
 
+ENVIRONMENT_VARIABLES = tuple(spec.env for spec in SPECS)
+
+
 def resolve(config: pytest.Config) -> Settings:
-    """Read every setting from its highest-precedence source and check it."""
+    """Read every setting from its highest-precedence source and check it; load what the
+    settings name (the tables' source, the app's factories) once, here."""
+    isolation = _check(
+        _ISOLATION, _raw(config, _ISOLATION, DEFAULT_ISOLATION), _choice(tuple(ISOLATIONS))
+    )
+    metadata = _check(_METADATA, _raw(config, _METADATA), _check_spec)
+    source: SchemaSource = NoTables()
+    if metadata.value is not None:
+        source = _check(
+            _METADATA, _raw(config, _METADATA), _source_loader(metadata.source, isolation.value)
+        ).value
+    raw_sessionmakers = _raw(config, _SESSIONMAKERS, ())
+    sessionmakers = _check(_SESSIONMAKERS, raw_sessionmakers, _split_specs)
+    adapters = _check(_SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
     return Settings(
         url=_check(_URL, _raw(config, _URL), parse_url),
-        metadata=_check(_METADATA, _raw(config, _METADATA), _check_metadata),
-        isolation=_check(_ISOLATION, _raw(config, _ISOLATION, "schema"), _choice(ISOLATIONS)),
-        strategy=_check(_STRATEGY, _raw(config, _STRATEGY, "rollback"), _choice(tuple(STRATEGIES))),
+        metadata=metadata,
+        isolation=isolation,
+        strategy=_check(
+            _STRATEGY, _raw(config, _STRATEGY, DEFAULT_STRATEGY), _choice(tuple(STRATEGIES))
+        ),
         keep=_check(_KEEP, _raw(config, _KEEP, False), _parse_bool),
         schema_prefix=_check(_PREFIX, _raw(config, _PREFIX, "uow"), _check_prefix),
-        sessionmakers=_check(
-            _SESSIONMAKERS, _raw(config, _SESSIONMAKERS, ()), _check_sessionmakers
-        ),
+        sessionmakers=sessionmakers,
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
         check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
+        source=source,
+        adapters=adapters,
     )
+
+
+def _overridden_on_the_command_line(config: pytest.Config, ini: str) -> bool:
+    """Whether ``-o ini=value`` gave the ini key: that value comes from the command line."""
+    overrides = getattr(config.option, "override_ini", None) or ()
+    return any(override.partition("=")[0].strip() == ini for override in overrides)
 
 
 def _raw(config: pytest.Config, spec: _Spec, default: object = None) -> Sourced[object]:
@@ -220,6 +246,8 @@ def _raw(config: pytest.Config, spec: _Spec, default: object = None) -> Sourced[
         return Sourced(os.environ[spec.env], f"environment {spec.env}")
     value = config.getini(spec.ini)
     if value is not None and value != []:
+        if _overridden_on_the_command_line(config, spec.ini):
+            return Sourced(value, f"command line -o {spec.ini}")
         where = config.inipath.name if config.inipath else "ini file"
         return Sourced(value, f"ini {spec.ini} in {where}")
     return Sourced(default, "default")
@@ -294,69 +322,26 @@ def _check_bindir(value: object) -> str:
     return str(path.resolve())
 
 
-def _check_metadata(value: object) -> str:
-    spec = str(value).strip()
-    load_metadata(spec)
-    return spec
+def _check_spec(value: object) -> str | None:
+    return str(value).strip()
 
 
-def _check_sessionmakers(value: object) -> tuple[str, ...]:
+def _source_loader(where: str, isolation: str) -> Callable[[object], SchemaSource]:
+    def load(value: object) -> SchemaSource:
+        spec = str(value).strip()
+        source = MetaDataSource(load_metadata(spec), f"uow_metadata ({spec}, {where})")
+        refusal = ISOLATIONS[isolation].refusal(source)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return source
+
+    return load
+
+
+def _split_specs(value: object) -> tuple[str, ...]:
     specs = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-    names = tuple(spec.strip() for spec in specs if spec.strip())
-    for name in names:
-        load_sessionmaker(name)
-    return names
+    return tuple(spec.strip() for spec in specs if spec.strip())
 
 
-def load_object(spec: str) -> object:
-    """Import ``module:attribute`` (the attribute may be dotted)."""
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not module_name or not attribute:
-        raise ValueError("expected module:attribute, e.g. myapp.models:metadata")
-    try:
-        target: object = importlib.import_module(module_name)
-    except Exception as error:  # any import-time failure of user code is reported the same way
-        raise ValueError(f"cannot import {module_name}: {type(error).__name__}: {error}") from None
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ValueError(f"module {module_name} has no attribute {attribute}") from None
-    return target
-
-
-def load_metadata(spec: str) -> MetaData:
-    """The ``MetaData`` named by ``spec``: a MetaData, a declarative base, or a callable."""
-    target = load_object(spec)
-    if callable(target) and not isinstance(target, MetaData) and not _has_metadata(target):
-        try:
-            target = target()
-        except Exception as error:
-            raise ValueError(f"calling it failed: {type(error).__name__}: {error}") from None
-    if _has_metadata(target):
-        target = target.metadata  # type: ignore[attr-defined]
-    if not isinstance(target, MetaData):
-        raise ValueError(
-            f"is a {type(target).__name__}; expected a MetaData, a declarative base "
-            "(anything with .metadata) or a callable returning one"
-        )
-    foreign = sorted(t.fullname for t in target.tables.values() if t.schema is not None)
-    if foreign:
-        raise ValueError(
-            f"tables {', '.join(foreign)} name their own schema; pytest-uow creates tables only "
-            "in the worker schema, so leave Table(schema=...) unset"
-        )
-    return target
-
-
-def _has_metadata(target: object) -> bool:
-    return isinstance(getattr(target, "metadata", None), MetaData)
-
-
-def load_sessionmaker(spec: str) -> AnySessionmaker:
-    target = load_object(spec)
-    if not isinstance(target, sessionmaker | scoped_session):
-        raise ValueError(
-            f"{spec} is a {type(target).__name__}; expected a sessionmaker or scoped_session"
-        )
-    return target
+def _load_adapters(value: object) -> tuple[SessionAdapter, ...]:
+    return tuple(adapter_for(spec, load_object(spec)) for spec in _split_specs(value))

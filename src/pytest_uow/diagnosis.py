@@ -13,7 +13,6 @@ import re
 
 from sqlalchemy.exc import DBAPIError
 
-from pytest_uow.config import Settings
 from pytest_uow.errors import UowError
 
 
@@ -54,22 +53,22 @@ _SERVER_CLASS_REMEDIES = {
 }
 
 
-def remedy(error: BaseException, settings: Settings, creating_tables: bool) -> str:
-    """What the user should do about ``error`` met while preparing the worker schema ("" if
-    there is nothing more useful to say than the error itself)."""
-    url = settings.url
-    where = f"uow_database_url ({url.source})"
+def remedy(error: BaseException, server: str | None, tables: str, creating_tables: bool) -> str:
+    """What the user should do about ``error`` met while preparing the worker's namespace ("" if
+    there is nothing more useful to say than the error itself).
+
+    ``server`` names the server setting and its source (None for the throwaway server), and
+    ``tables`` what builds the tables, as messages name them.
+    """
+    where = server or "uow_database_url"
     code = sqlstate(error)
     if code is not None and code[:2] in _SERVER_CLASS_REMEDIES:
         return _SERVER_CLASS_REMEDIES[code[:2]]
     if code == "42501":
         return f"the user named in {where} needs the CREATE privilege on its database"
     if creating_tables and not is_connection_failure(error):
-        return (
-            f"a table of uow_metadata ({settings.metadata.value}, "
-            f"{settings.metadata.source}) could not be created: fix the model or its DDL"
-        )
-    if code is not None or url.value is None or not isinstance(error, DBAPIError):
+        return f"a table of {tables} could not be created: fix the model or its DDL"
+    if code is not None or server is None or not isinstance(error, DBAPIError):
         return ""
     message = str(error.orig)
     for pattern, what in _CONNECTION_REMEDIES:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from pytest_uow.schema import ANY_MARK_PATTERN
+from pytest_uow.marks import ANY_MARK_PATTERN
 
 # Counting stops here: a leak of more rows than this is reported as "at least".
 _COUNT_LIMIT = 1000

@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -418,3 +420,22 @@ class RunServer:
         for path in (self._state_path, self._lock_path):
             path.unlink(missing_ok=True)
         self._state = None
+
+
+@contextlib.contextmanager
+def throwaway_server(pg_bindir: str | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL for the duration of the block; yields its URL.
+
+    The server the plugin starts when no ``uow_database_url`` is set: a cached ``initdb``
+    result copied into RAM where there is room, durability off, a Unix socket only, run as an
+    unprivileged account under root, and removed at the end of the block (or with this process,
+    if it is killed)::
+
+        with pytest_uow.throwaway_server() as url:
+            engine = sqlalchemy.create_engine(url)
+    """
+    server = RunServer(f"own{secrets.token_hex(4)}", os.getpid(), pg_bindir)
+    try:
+        yield server.url().render_as_string(hide_password=False)
+    finally:
+        server.stop()

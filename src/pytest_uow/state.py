@@ -7,10 +7,26 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_uow.config import Settings
-from pytest_uow.database import WorkerDatabase
 from pytest_uow.server import RunServer
-from pytest_uow.sessions import AnySessionmaker
-from pytest_uow.workers import Worker
+from pytest_uow.workers import Worker, WorkerResults
+from pytest_uow.workspace import WorkerDatabase
+
+
+@dataclass
+class RunResults:
+    """What the workers report at their end, gathered by the controller for the summary."""
+
+    kept: list[str] = field(default_factory=list)
+    reaped: list[str] = field(default_factory=list)
+    database_used: bool = False
+    reset_seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, results: WorkerResults) -> None:
+        self.kept.extend(results.get("kept", []))
+        self.reaped.extend(results.get("reaped", []))
+        self.database_used |= bool(results.get("database_used"))
+        for strategy, seconds in results.get("reset_seconds", {}).items():
+            self.reset_seconds.setdefault(strategy, []).extend(seconds)
 
 
 @dataclass
@@ -19,10 +35,10 @@ class RunState:
     worker: Worker
     server: RunServer | None
     database: WorkerDatabase
-    sessionmakers: tuple[AnySessionmaker, ...]
-    kept_schemas: list[str] = field(default_factory=list)
-    reaped_schemas: list[str] = field(default_factory=list)
+    # This process's own reset timings; sent to the controller at the end.
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
+    # The controller's view of the whole run.
+    results: RunResults = field(default_factory=RunResults)
 
     def record_reset(self, strategy: str, seconds: float) -> None:
         self.reset_seconds.setdefault(strategy, []).append(seconds)
@@ -33,16 +49,3 @@ STATE = pytest.StashKey[RunState]()
 
 def run_state(config: pytest.Config) -> RunState:
     return config.stash[STATE]
-
-
-def reset_summary(reset_seconds: dict[str, list[float]]) -> list[str]:
-    """Per strategy: how many resets, and their median and 95th percentile in milliseconds."""
-    lines = []
-    for strategy, seconds in sorted(reset_seconds.items()):
-        ordered = sorted(seconds)
-        p50 = ordered[len(ordered) // 2] * 1000
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
-        lines.append(
-            f"uow: reset {strategy}: {len(ordered)} tests, p50 {p50:.2f} ms, p95 {p95:.2f} ms"
-        )
-    return lines

@@ -1,14 +1,16 @@
-"""Who this process is in the run: the run's id, the worker's name, the controller's pid.
+"""Who this process is in the run, and both directions of the xdist hand-off.
 
 The controller (or the lone process without xdist) makes up the run id; xdist hands it to each
-worker through ``workerinput``. Identity never comes from ``PYTEST_XDIST_WORKER``, which leaks
-into pytest runs nested inside a worker.
+worker through ``workerinput``, and each worker hands its results back through ``workeroutput``.
+Identity never comes from ``PYTEST_XDIST_WORKER``, which leaks into pytest runs nested inside a
+worker. Without xdist the one process is both: a worker named ``main`` that reports to itself.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,10 @@ import pytest
 
 _RUN_ID = "uow_run_id"
 _CONTROLLER_PID = "uow_controller_pid"
+_RESULTS = "uow_results"
+
+# What a worker reports at its end: plain, picklable values only.
+WorkerResults = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Worker:
     name: str
     controller_pid: int
 
-    def schema_name(self, prefix: str) -> str:
+    def namespace_name(self, prefix: str) -> str:
         """``<prefix>_<run>_<worker>``: unique per run and per worker, at most 63 bytes."""
         return f"{prefix}_{self.run_id}_{self.name}"
 
@@ -34,6 +40,11 @@ class Worker:
     def application_name(self) -> str:
         """How the plugin's own backends show up in ``pg_stat_activity``."""
         return f"pytest-uow {self.run_id} {self.name}"
+
+    @property
+    def is_controller(self) -> bool:
+        """The controller of an xdist run, or the one process of a run without xdist."""
+        return self.name == "main"
 
 
 def identify(config: pytest.Config) -> Worker:
@@ -44,13 +55,33 @@ def identify(config: pytest.Config) -> Worker:
     return Worker(secrets.token_hex(4), "main", os.getpid())
 
 
-class XdistHooks:
-    """Registered only where pytest-xdist is installed: hands the run identity to workers."""
+def hand_back(
+    config: pytest.Config, results: WorkerResults, receive: Callable[[WorkerResults], None]
+) -> None:
+    """A worker's results at its end: to the controller under xdist, else straight to
+    ``receive`` (the controller's own handler, in this same process)."""
+    workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_RESULTS] = results
+    else:
+        receive(results)
 
-    def __init__(self, controller: Worker) -> None:
+
+class XdistHooks:
+    """Registered in the controller only where pytest-xdist is installed: the run identity out
+    to each worker, and each worker's results back to ``receive``."""
+
+    def __init__(self, controller: Worker, receive: Callable[[WorkerResults], None]) -> None:
         self._controller = controller
+        self._receive = receive
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[_RUN_ID] = self._controller.run_id
         node.workerinput[_CONTROLLER_PID] = self._controller.controller_pid
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        results = getattr(node, "workeroutput", {}).get(_RESULTS)
+        if results is not None:
+            self._receive(results)

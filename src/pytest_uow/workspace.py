@@ -1,4 +1,5 @@
-"""The worker's isolated database: its schema on the run's server, and the engine that uses it.
+"""The worker's database: its namespace on the run's server, the engine that uses it, and
+whether the namespace holds only its baseline.
 
 Prepared once per worker, when the worker first needs it. An error while preparing it is kept
 and handed to every test that needs the database as the same one line, instead of a traceback
@@ -12,29 +13,17 @@ import os
 import select
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
-from pytest_uow.config import Settings, load_metadata
+from pytest_uow.config import Settings
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
+from pytest_uow.isolation.base import Isolation
 from pytest_uow.leaks import LeakDetector
 from pytest_uow.locks import Backend, describe_backends
-from pytest_uow.schema import (
-    KEPT,
-    OWNED,
-    comment_sql,
-    compile_ddl,
-    create_schema,
-    drop_schema,
-    mark_kept,
-    reap_abandoned,
-    release_lease,
-    take_lease,
-    worker_url,
-)
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker
 
@@ -72,27 +61,55 @@ def _discard_connections_the_server_closed(engine: Engine) -> None:
                 raise DisconnectionError("the server closed this pooled connection")
 
 
-class WorkerDatabase:
-    """A schema of this worker's own, created from the application's MetaData."""
+class _Environment:
+    """Variables exported for libpq connections the application opens on its own, and given
+    back their previous values at the end."""
 
-    def __init__(self, settings: Settings, worker: Worker, server: RunServer | None) -> None:
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def export(self, variables: dict[str, str]) -> None:
+        for name, value in variables.items():
+            previous = os.environ.get(name)
+            self._saved.setdefault(name, previous)
+            os.environ[name] = f"{previous} {value}" if name == "PGOPTIONS" and previous else value
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+
+
+class WorkerDatabase:
+    """The worker's namespace, built by the schema source; implements the strategies'
+    ``ResetTarget``, and is the one owner of "the namespace holds only its baseline"."""
+
+    def __init__(
+        self, settings: Settings, worker: Worker, server: RunServer | None, isolation: Isolation
+    ) -> None:
         self._settings = settings
         self._worker = worker
         self._server = server
-        self.schema = worker.schema_name(settings.schema_prefix.value)
+        self.isolation = isolation
+        self._source = settings.source
         self._engine: Engine | None = None
         self._url: URL | None = None
         self._error: DatabaseSetupError | None = None
-        self._saved_environment: dict[str, str | None] = {}
-        self._metadata: MetaData | None = None
+        self._environment = _Environment()
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
-        self._ddl: str | None = None
         self._engines_by_isolation: dict[str, Engine] = {}
-        self._lease: Connection | None = None
         self.reaped: list[str] = []
-        # False once a test may have advanced a sequence without a reset after it.
-        self.pristine = True
+        # False once a test may have advanced a sequence, or left rows, without a reset after.
+        self._at_baseline = True
+
+    @property
+    def name(self) -> str:
+        """The namespace's name (the worker schema)."""
+        return self.isolation.name
 
     @property
     def is_open(self) -> bool:
@@ -100,7 +117,7 @@ class WorkerDatabase:
 
     @property
     def engine(self) -> Engine:
-        """The engine whose every connection has the worker schema as its search_path."""
+        """The engine whose every connection uses the worker's namespace."""
         self.open()
         assert self._engine is not None
         return self._engine
@@ -118,41 +135,45 @@ class WorkerDatabase:
         return url.render_as_string(hide_password=True) if url else "the throwaway server"
 
     def open(self) -> None:
-        """Create the schema and tables (once); raise the kept error if that failed before."""
+        """Create the namespace and its tables (once); raise the kept error if that failed."""
         if self._error is not None:
             raise self._error
         if self._engine is not None:
             return
         creating_tables = False
+
+        def build(connection: Connection) -> None:
+            nonlocal creating_tables
+            creating_tables = True
+            self._source.build(connection)
+
         try:
             server_url = self._settings.url.value
             if server_url is None:
                 assert self._server is not None
                 server_url = self._server.url()
-            url = worker_url(server_url, self.schema, self._worker.application_name)
+            url = self.isolation.select(server_url, self._worker.application_name)
             engine = create_engine(url)
             _discard_connections_the_server_closed(engine)
-            spec = self._settings.metadata.value
-            self._metadata = load_metadata(spec) if spec else None
-            self.reaped = reap_abandoned(engine)
-            self._lease = take_lease(engine, self.schema)
-            with engine.begin() as connection:
-                create_schema(connection, self.schema, self._mark(OWNED))
-                creating_tables = True
-                if self._metadata is not None:
-                    self._metadata.create_all(connection)
+            self.reaped = self.isolation.reap(engine)
+            self.isolation.create(engine, build)
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
-            if self._lease is not None:
-                release_lease(self._lease)
-                self._lease = None
-            what_to_do = remedy(error, self._settings, creating_tables)
+            self.isolation.release()
             self._error = DatabaseSetupError(
-                f"pytest-uow could not create worker schema {self.schema} on {self.where}: "
-                f"{one_line(error)}{'; ' + what_to_do if what_to_do else ''}"
+                f"pytest-uow could not create {self.isolation.noun} {self.name} on "
+                f"{self.where}: {one_line(error)}{self._remedy(error, creating_tables)}"
             )
             raise self._error from error
         self._engine, self._url = engine, url
-        self._export_environment()
+        self._environment.export(
+            {**self.isolation.environment(), "PGAPPNAME": self._worker.application_name}
+        )
+
+    def _remedy(self, error: BaseException, creating_tables: bool) -> str:
+        url = self._settings.url
+        server = f"uow_database_url ({url.source})" if url.value is not None else None
+        what_to_do = remedy(error, server, self._source.description, creating_tables)
+        return f"; {what_to_do}" if what_to_do else ""
 
     def explain(self, error: SQLAlchemyError, failed: str) -> str:
         """The one line a test fails with after ``error``; ``failed`` says what failed.
@@ -184,31 +205,45 @@ class WorkerDatabase:
         ended, self._cleaner.ended = self._cleaner.ended, []
         return ended
 
-    def _mark(self, template: str) -> str:
-        return template.format(run=self._worker.run_id, worker=self._worker.name)
-
     @property
-    def cleaner(self) -> TableCleaner:
-        """Empties the tables a test committed to (the truncate strategy)."""
+    def _table_cleaner(self) -> TableCleaner:
         if self._cleaner is None:
-            self._cleaner = TableCleaner(self.engine, self.schema, self._worker.application_name)
+            self._cleaner = TableCleaner(self.engine, self.name, self._worker.application_name)
         return self._cleaner
 
     @property
     def leak_detector(self) -> LeakDetector:
         """Finds the rows a test left behind (``--uow-check-leaks``)."""
         if self._leak_detector is None:
-            self._leak_detector = LeakDetector(self.engine, self.schema)
+            self._leak_detector = LeakDetector(self.engine, self.name)
         return self._leak_detector
 
+    # The ResetTarget of the strategies, and the baseline it owns.
+
+    def sequences_may_have_advanced(self) -> None:
+        self._at_baseline = False
+
+    def may_hold_rows(self) -> None:
+        """Something outside the strategies (a failed reset) may have left rows."""
+        self._at_baseline = False
+
+    def ensure_baseline(self) -> None:
+        if not self._at_baseline:
+            self.empty()
+
+    def empty(self) -> None:
+        """Empty the tables that hold rows (the truncate strategy, and leaks found)."""
+        self._at_baseline = False
+        self._table_cleaner.clean()
+        self._at_baseline = True
+
     def rebuild(self) -> None:
-        """Drop the schema and build it again from DDL compiled once (the recreate strategy),
-        ownership mark included, so that the reaper still knows it as ours."""
-        if self._ddl is None:
-            dialect = self.engine.dialect
-            tables = compile_ddl(self._metadata, dialect) if self._metadata else ""
-            self._ddl = f"{comment_sql(dialect, self.schema, self._mark(OWNED))};\n{tables}"
-        self.cleaner.rebuild_schema(self._ddl)
+        """Drop the namespace and build it again from the source's compiled DDL (recreate)."""
+        self._at_baseline = False
+        cleaner = self._table_cleaner
+        cleaner.forget_tables()
+        cleaner.run_locked(lambda connection: self.isolation.rebuild(connection, self._source))
+        self._at_baseline = True
 
     def engine_like(self, original_bind: object) -> Engine:
         """The worker engine, at the isolation level the application's own engine asked for."""
@@ -219,37 +254,17 @@ class WorkerDatabase:
             self._engines_by_isolation[level] = self.engine.execution_options(isolation_level=level)
         return self._engines_by_isolation[level]
 
-    def _export_environment(self) -> None:
-        """Make libpq connections the application opens on its own land in the schema too."""
-        search_path = f"-c search_path={self.schema}"
-        previous_options = os.environ.get("PGOPTIONS")
-        exported = {
-            "PGOPTIONS": f"{previous_options} {search_path}" if previous_options else search_path,
-            "PGAPPNAME": self._worker.application_name,
-        }
-        for name, value in exported.items():
-            self._saved_environment[name] = os.environ.get(name)
-            os.environ[name] = value
-
-    def _restore_environment(self) -> None:
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment.clear()
-
     def close(self) -> str | None:
-        """Drop the schema (unless keep is on); return a warning instead of raising.
+        """Drop the namespace (unless keep is on); return a warning instead of raising.
 
         After the server was lost there is nothing to drop; if it comes back, the next run
-        reaps the schema.
+        reaps the namespace.
         """
         if self._engine is None:
             return None
         lost = self.lost
         engine, self._engine = self._engine, None
-        self._restore_environment()
+        self._environment.restore()
         if self._cleaner is not None:
             self._cleaner.close()
             self._cleaner = None
@@ -261,20 +276,18 @@ class WorkerDatabase:
             if lost:
                 return None
             if self._settings.keep.value:
-                mark_kept(engine, self.schema, self._mark(KEPT))
+                self.isolation.keep(engine)
                 return None
-            ended = drop_schema(engine, self.schema, self._worker.application_name)
+            ended = self.isolation.drop(engine)
         except (SQLAlchemyError, UowError) as error:
-            return f"pytest-uow could not drop worker schema {self.schema}: {one_line(error)}"
+            return f"pytest-uow could not drop {self.isolation.noun} {self.name}: {one_line(error)}"
         finally:
-            if self._lease is not None:
-                release_lease(self._lease)
-                self._lease = None
+            self.isolation.release()
             engine.dispose()
         if ended:
             return (
                 f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
-                f"held locks on worker schema {self.schema} at the end of the run, so that it "
-                f"could be dropped: {describe_backends(ended)}"
+                f"held locks on {self.isolation.noun} {self.name} at the end of the run, so "
+                f"that it could be dropped: {describe_backends(ended)}"
             )
         return None

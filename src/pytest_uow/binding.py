@@ -1,0 +1,41 @@
+"""What one test works with: the meeting point of the strategies, which make it, and the
+session adapters and fixtures, which point sessions at it."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One test's connection, and what its sessions bind to."""
+
+    connection: Connection
+    bind: Connection | Engine
+    session_options: Mapping[str, Any] = field(default_factory=dict)
+    # What an application sessionmaker is re-bound to, given what it was bound to before.
+    bind_for: Callable[[object], Connection | Engine] | None = None
+    # Sessions the plugin handed out; closed before the reset so they hold no locks.
+    sessions: weakref.WeakSet[Session] = field(default_factory=weakref.WeakSet)
+
+    @property
+    def commits_are_real(self) -> bool:
+        """Whether sessions commit for real (on an engine) rather than into the test's
+        transaction."""
+        return isinstance(self.bind, Engine)
+
+    def app_bind(self, original_bind: object) -> Connection | Engine:
+        return self.bind_for(original_bind) if self.bind_for else self.bind
+
+    def track(self, session: Session) -> None:
+        self.sessions.add(session)
+
+    def close_sessions(self) -> None:
+        for session in list(self.sessions):
+            session.close()

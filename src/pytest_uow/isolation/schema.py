@@ -1,0 +1,172 @@
+"""``uow_isolation = schema``: a schema per worker in one database, selected by ``search_path``.
+
+``search_path`` is set when each connection opens, through libpq's ``options`` parameter (and
+``PGOPTIONS`` for connections the application opens itself). Each worker schema carries the mark
+of its run and worker (``marks.py``) and, while the worker lives, a session-level advisory lock,
+its lease: the reaper drops only marked schemas whose lease is free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import literal, text
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark
+from pytest_uow.sources import SchemaSource
+from pytest_uow.workers import Worker
+
+CONNECT_TIMEOUT_SECONDS = "10"
+_LEASE_KEY = "hashtextextended(:schema, 0)"
+
+
+def refusal(source: SchemaSource) -> str | None:
+    """Tables that name their own schema cannot live in a worker schema."""
+    foreign = source.tables_naming_a_schema()
+    if not foreign:
+        return None
+    return (
+        f"tables {', '.join(foreign)} name their own schema; pytest-uow creates tables only "
+        "in the worker schema, so leave Table(schema=...) unset"
+    )
+
+
+def search_path_option(schema: str) -> str:
+    """The libpq ``options`` value that makes ``schema`` the only schema on the search path.
+
+    Worker schema names are built from a checked prefix, a hex run id and the worker name, so
+    they never need quoting.
+    """
+    return f"-csearch_path={schema}"
+
+
+def _comment_sql(dialect: Dialect, schema: str, comment: str) -> str:
+    """``COMMENT ON SCHEMA``, identifier and literal rendered by the dialect."""
+    value = literal(comment).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return f"COMMENT ON SCHEMA {dialect.identifier_preparer.quote_schema(schema)} IS {value}"
+
+
+def _drop(connection: Connection, schema: str) -> None:
+    """Inside the caller's transaction; a leftover lock makes it fail, never hang."""
+    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+
+
+class SchemaIsolation:
+    """The worker's schema: ``<prefix>_<run>_<worker>``."""
+
+    noun = "worker schema"
+
+    def __init__(self, worker: Worker, prefix: str) -> None:
+        self._worker = worker
+        self.name = worker.namespace_name(prefix)
+        self._owned = mark(OWNED, worker.run_id, worker.name)
+        self._lease: Connection | None = None
+
+    def select(self, server: URL, application_name: str) -> URL:
+        """The server URL with the worker's ``search_path`` and application name baked in, and
+        a connect timeout unless the URL has one: an unreachable host fails, never hangs."""
+        given = server.query.get("options") or ()
+        options = " ".join(
+            [*([given] if isinstance(given, str) else given), search_path_option(self.name)]
+        )
+        extra = {"options": options, "application_name": application_name}
+        if "connect_timeout" not in server.query:
+            extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return server.update_query_dict(extra)
+
+    def environment(self) -> dict[str, str]:
+        return {"PGOPTIONS": f"-c search_path={self.name}"}
+
+    def _create_sql(self, dialect: Dialect) -> str:
+        """The schema and its mark: the one place a worker schema is created."""
+        create = CreateSchema(self.name).compile(dialect=dialect)
+        return f"{create};\n{_comment_sql(dialect, self.name, self._owned)};\n"
+
+    def reap(self, engine: Engine) -> list[str]:
+        return _reap_abandoned(engine)
+
+    def create(self, engine: Engine, build: Callable[[Connection], None]) -> None:
+        self._lease = _take_lease(engine, self.name)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(self._create_sql(connection.dialect))
+            build(connection)
+
+    def rebuild(self, connection: Connection, source: SchemaSource) -> None:
+        """Drop the schema and replay its creation and the source's DDL in one round trip,
+        mark included, so that the reaper still knows it as ours."""
+        dialect = connection.dialect
+        drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
+        connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{source.ddl(dialect)}")
+
+    def keep(self, engine: Engine) -> None:
+        with engine.begin() as connection:
+            comment = mark(KEPT, self._worker.run_id, self._worker.name)
+            connection.exec_driver_sql(_comment_sql(connection.dialect, self.name, comment))
+
+    def drop(self, engine: Engine) -> list[Backend]:
+        with engine.connect() as connection:
+            return run_ending_our_lock_holders(
+                connection,
+                self.name,
+                self._worker.application_name,
+                lambda connection: _drop(connection, self.name),
+            )
+
+    def release(self) -> None:
+        """Closing the lease's connection for good ends its session, and the advisory lock."""
+        if self._lease is not None:
+            self._lease.invalidate()
+            self._lease.close()
+            self._lease = None
+
+
+def _take_lease(engine: Engine, schema: str) -> Connection:
+    """Hold the schema's lease on a connection of its own, until the worker ends or dies."""
+    connection = engine.connect()
+    connection.execute(text(f"SELECT pg_advisory_lock({_LEASE_KEY})"), {"schema": schema})
+    connection.commit()
+    return connection
+
+
+def _reap_abandoned(engine: Engine) -> list[str]:
+    """Drop the worker schemas of runs that died: marked as ours, with a free lease.
+
+    Schemas of live runs hold their lease; schemas without our mark are never looked at.
+    """
+    reaped = []
+    with engine.connect() as connection:
+        candidates = (
+            connection.execute(
+                text(
+                    "SELECT nspname FROM pg_namespace "
+                    "WHERE obj_description(oid, 'pg_namespace') LIKE :owned ORDER BY nspname"
+                ),
+                {"owned": OWNED_PATTERN},
+            )
+            .scalars()
+            .all()
+        )
+        connection.commit()
+        for schema in candidates:
+            params = {"schema": schema}
+            leased = connection.execute(
+                text(f"SELECT pg_try_advisory_lock({_LEASE_KEY})"), params
+            ).scalar_one()
+            connection.commit()
+            if not leased:
+                continue  # a live run's schema
+            try:
+                with connection.begin():
+                    _drop(connection, schema)
+                reaped.append(schema)
+            except DBAPIError:
+                connection.rollback()  # busy after all (lock timeout); the next run tries again
+            finally:
+                connection.execute(text(f"SELECT pg_advisory_unlock({_LEASE_KEY})"), params)
+                connection.commit()
+    return reaped

@@ -1,0 +1,64 @@
+"""What pytest-uow says in the terminal: the settings it runs with, and the run's summary."""
+
+from __future__ import annotations
+
+from pytest_uow.config import Settings, Sourced
+from pytest_uow.server import ServerState
+from pytest_uow.state import RunResults
+
+
+def _shown(label: str, setting: Sourced[object]) -> str:
+    value = setting.value
+    if label == "server":
+        return value.render_as_string(hide_password=True) if value else "throwaway"  # type: ignore[attr-defined]
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    if value is None:
+        return "discovered" if label == "pg bindir" else "none"
+    return str(value)
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    """One line per setting: its value and where it came from."""
+    return [
+        f"uow: {label}={_shown(label, setting)} ({setting.source})"
+        for label, setting in settings.all.items()
+    ]
+
+
+def reset_lines(reset_seconds: dict[str, list[float]]) -> list[str]:
+    """Per strategy: how many resets, and their median and 95th percentile in milliseconds."""
+    lines = []
+    for strategy, seconds in sorted(reset_seconds.items()):
+        ordered = sorted(seconds)
+        p50 = ordered[len(ordered) // 2] * 1000
+        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+        lines.append(
+            f"uow: reset {strategy}: {len(ordered)} tests, p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+        )
+    return lines
+
+
+def summary_lines(settings: Settings, results: RunResults, server: ServerState | None) -> list[str]:
+    """The end of the run: the server, what was reaped, reset timings, what was kept. A run
+    that used the plugin without configuring it had no header: its settings come first here."""
+    lines = []
+    if results.database_used and not settings.configured:
+        lines += settings_lines(settings)
+    if server is not None:
+        lines.append(
+            f"uow: throwaway PostgreSQL {server.version} ({server.origin}) "
+            f"started in {server.start_seconds:.2f} s"
+        )
+    if results.reaped:
+        lines.append(
+            f"uow: reaped {len(results.reaped)} worker schema(s) left by runs that died: "
+            + ", ".join(sorted(results.reaped))
+        )
+    lines += reset_lines(results.reset_seconds)
+    if results.kept:
+        where = "on the throwaway server, which is removed now" if server else "kept"
+        lines.append(f"uow: worker schemas {', '.join(sorted(results.kept))} {where}")
+    return lines

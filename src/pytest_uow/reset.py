@@ -1,0 +1,190 @@
+"""One test's life with the database, and the one rule for which tests get it.
+
+The life: isolate (the strategy opens the test's binding, the application's factories are
+re-bound to it) → the test runs → reset (leaving the isolation undoes the test's writes) → leak
+check → at most one line of failure naming the test. It is owned here, by one object, so that
+the fixtures stay thin and the per-test path stays short.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import warnings
+from contextlib import AbstractContextManager
+from typing import NoReturn
+
+import pytest
+from sqlalchemy.exc import SQLAlchemyError
+
+from pytest_uow.binding import Binding
+from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
+from pytest_uow.leaks import leak_report
+from pytest_uow.locks import describe_backends, is_lock_timeout
+from pytest_uow.sessions.registry import rebound
+from pytest_uow.state import RunState
+from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
+from pytest_uow.workspace import WorkerDatabase
+
+FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"})
+SESSION_FIXTURES = frozenset({"uow_database_url", "uow_schema", "uow_engine"})
+
+
+class Need(enum.Enum):
+    """What a test needs of the plugin."""
+
+    NOTHING = "nothing"
+    DATABASE = "database"  # the worker's database open: it uses only session fixtures
+    ISOLATION = "isolation"  # its own isolation and reset
+
+
+def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> Need:
+    """The one rule: a test is isolated and reset when the application's factories are
+    re-bound (every test may then write through them), when it carries the marker, or when it
+    uses a function-scoped fixture of the plugin; it only needs the database open when it uses
+    a session-scoped one. ``marker`` is the item's closest ``uow`` marker, looked up once."""
+    names = getattr(item, "fixturenames", ())
+    if state.settings.adapters or marker is not None or not FUNCTION_FIXTURES.isdisjoint(names):
+        return Need.ISOLATION
+    if not SESSION_FIXTURES.isdisjoint(names):
+        return Need.DATABASE
+    return Need.NOTHING
+
+
+def _fail(message: str) -> NoReturn:
+    """One line, no traceback (called outside ``except`` blocks, so nothing is chained)."""
+    pytest.fail(message, pytrace=False)
+
+
+def open_database(state: RunState) -> WorkerDatabase:
+    """The worker's database, open; else the test fails with the one kept reason."""
+    try:
+        state.database.open()
+    except DatabaseSetupError as error:
+        message = str(error)
+    else:
+        return state.database
+    _fail(message)
+
+
+def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, default: str) -> str:
+    if marker is None:
+        return default
+    try:
+        return strategy_from_marker(marker.args, marker.kwargs) or default
+    except ValueError as error:
+        message = f"@pytest.mark.{MARKER} on {item.nodeid}: {error}"
+    _fail(message)
+
+
+class TestLife:
+    """One isolated test: ``start`` before it, ``finish`` after all its own fixtures."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, state: RunState, item: pytest.Item, marker: pytest.Mark | None) -> None:
+        self._state = state
+        self._test = item.nodeid
+        self._strategy = STRATEGIES[_strategy_name(item, marker, state.settings.strategy.value)]
+        self._check_leaks = state.settings.check_leaks
+        self._database = open_database(state)
+        self._isolation: AbstractContextManager[Binding] | None = None
+        self._rebinding: AbstractContextManager[None] | None = None
+
+    def start(self) -> Binding:
+        database = self._database
+        try:
+            if self._check_leaks.value:
+                database.leak_detector.start()
+            self._isolation = self._strategy.isolate(database)
+            binding = self._isolation.__enter__()
+            if self._state.settings.adapters:
+                self._rebinding = rebound(self._state.settings.adapters, binding)
+                self._rebinding.__enter__()
+        except SQLAlchemyError as error:
+            message = database.explain(
+                error, f"could not isolate {self._test} ({self._strategy.name})"
+            )
+        else:
+            return binding
+        self._exit_quietly()
+        _fail(message)
+
+    def _exit_quietly(self) -> None:
+        """After a failed start: undo what was entered; the start's error is the one shown."""
+        for context in (self._rebinding, self._isolation):
+            if context is not None:
+                try:
+                    context.__exit__(None, None, None)
+                except (SQLAlchemyError, UowError):
+                    self._database.may_hold_rows()
+
+    def finish(self) -> None:
+        """Reset, then check for leaks; fail the test in one line if either went wrong."""
+        database = self._database
+        started = time.perf_counter()
+        message = None
+        try:
+            if self._rebinding is not None:
+                self._rebinding.__exit__(None, None, None)
+            assert self._isolation is not None
+            self._isolation.__exit__(None, None, None)
+        except (SQLAlchemyError, UowError) as error:
+            database.may_hold_rows()
+            message = self._reset_failure(error)
+        else:
+            self._state.record_reset(self._strategy.name, time.perf_counter() - started)
+        self._warn_about_ended_backends()
+        if message is None and self._check_leaks.value:
+            message = self._leaks_found()
+        if message is not None:
+            _fail(message)
+
+    def _reset_failure(self, error: Exception) -> str:
+        database = self._database
+        failed = (
+            f"could not reset the {database.isolation.noun} after {self._test} "
+            f"({self._strategy.name})"
+        )
+        if isinstance(error, UowError):
+            return f"pytest-uow {failed}: {error}"
+        assert isinstance(error, SQLAlchemyError)
+        message = database.explain(error, failed)
+        if is_lock_timeout(error):
+            message += (
+                "; a connection, session or thread the test opened still holds a lock on it: "
+                "close it in the test or its fixtures"
+            )
+        return message
+
+    def _warn_about_ended_backends(self) -> None:
+        database = self._database
+        backends = database.take_ended_backends()
+        if backends:
+            warnings.warn(
+                UowWarning(
+                    f"pytest-uow terminated {len(backends)} connection(s) that {self._test} left "
+                    f"holding locks on {database.isolation.noun} {database.name}, so that the "
+                    f"reset could run ({describe_backends(backends)}): close connections, "
+                    "sessions and threads in the test or its fixtures"
+                ),
+                stacklevel=1,
+            )
+
+    def _leaks_found(self) -> str | None:
+        """The one line reporting the rows the test left behind, if any; rows left in the
+        worker namespace are removed, so that the tests after it start empty."""
+        database = self._database
+        try:
+            leaks = database.leak_detector.find()
+            if any(leak.in_worker_schema for leak in leaks):
+                database.empty()
+        except SQLAlchemyError as error:
+            return database.explain(error, f"could not check {self._test} for leaks")
+        if not leaks:
+            return None
+        return (
+            f"pytest-uow found rows that {self._test} left behind (uow_check_leaks, "
+            f"{self._check_leaks.source}): "
+            + leak_report(leaks, database.name, self._strategy.name)
+        )

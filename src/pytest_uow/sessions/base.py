@@ -1,0 +1,25 @@
+"""The session-adapter seam: how one kind of application session factory is pointed at a test.
+
+A Cosmic Python ``SqlAlchemyUnitOfWork(session_factory=DEFAULT_SESSION_FACTORY)`` captured its
+factory as a default argument when its module was imported; replacing the module attribute would
+change nothing. So an adapter re-configures the factory object itself, in place, through its
+public API, and gives it back its own settings afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from pytest_uow.binding import Binding
+
+Restore = Callable[[], None]
+
+
+class SessionAdapter(Protocol):
+    """One application factory named in ``uow_sessionmakers``."""
+
+    spec: str  # how the user named it, module:attribute
+
+    def rebind(self, binding: Binding) -> Restore:
+        """Point the factory at ``binding``; return what gives it back its own settings."""

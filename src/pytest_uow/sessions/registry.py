@@ -1,0 +1,41 @@
+"""Which adapter serves an object named in ``uow_sessionmakers``: the one list of kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from pytest_uow.binding import Binding
+from pytest_uow.sessions.base import SessionAdapter
+from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
+
+# Checked in order: the first kind the object is an instance of wins.
+KINDS: Sequence[tuple[type[Any], Callable[[str, Any], SessionAdapter]]] = (
+    (scoped_session, ScopedSessionAdapter),
+    (sessionmaker, SessionmakerAdapter),
+)
+KIND_NAMES = "a sessionmaker or scoped_session"
+
+
+def adapter_for(spec: str, target: object) -> SessionAdapter:
+    """The adapter for ``target``; ValueError names what it is and what is accepted."""
+    for kind, adapter in KINDS:
+        if isinstance(target, kind):
+            return adapter(spec, target)
+    raise ValueError(f"{spec} is a {type(target).__name__}; expected {KIND_NAMES}")
+
+
+@contextmanager
+def rebound(adapters: Sequence[SessionAdapter], binding: Binding) -> Iterator[None]:
+    """Every adapter's factory points at ``binding`` for the duration of the block."""
+    restores = []
+    try:
+        for adapter in adapters:
+            restores.append(adapter.rebind(binding))
+        yield
+    finally:
+        for restore in reversed(restores):
+            restore()

@@ -1,0 +1,57 @@
+"""Adapters for SQLAlchemy's synchronous factories: ``sessionmaker`` and ``scoped_session``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from pytest_uow.binding import Binding
+from pytest_uow.sessions.base import Restore
+
+# What a Session uses when its sessionmaker does not say: restored when we added the key.
+_SESSION_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Session.__init__).parameters.items()
+    if name in {"bind", "join_transaction_mode"}
+}
+
+
+def reconfigure(factory: sessionmaker[Any], binding: Binding) -> Restore:
+    """``factory.configure(...)`` for the test; the returned callable undoes it."""
+    overrides: dict[str, Any] = {"bind": binding.app_bind(factory.kw.get("bind"))}
+    overrides.update(binding.session_options)
+    original = {key: factory.kw.get(key, _SESSION_DEFAULTS.get(key)) for key in overrides}
+    factory.configure(**overrides)
+    return lambda: factory.configure(**original)
+
+
+class SessionmakerAdapter:
+    """A module-level ``sessionmaker``, the Cosmic Python ``DEFAULT_SESSION_FACTORY``."""
+
+    def __init__(self, spec: str, maker: sessionmaker[Any]) -> None:
+        self.spec = spec
+        self._maker = maker
+
+    def rebind(self, binding: Binding) -> Restore:
+        return reconfigure(self._maker, binding)
+
+
+class ScopedSessionAdapter:
+    """A ``scoped_session``: its factory is re-bound, and the session it keeps between tests
+    is dropped before and after, so that every test gets a fresh one."""
+
+    def __init__(self, spec: str, registry: scoped_session[Any]) -> None:
+        self.spec = spec
+        self._registry = registry
+
+    def rebind(self, binding: Binding) -> Restore:
+        self._registry.remove()
+        restore_factory = reconfigure(self._registry.session_factory, binding)
+
+        def restore() -> None:
+            self._registry.remove()
+            restore_factory()
+
+        return restore

@@ -1,0 +1,110 @@
+"""The schema-source seam: what builds a worker's tables, and what identifies that build.
+
+Loaded once per process, when the settings are resolved. Today the source is the application's
+``MetaData`` (``uow_metadata``); a migration tool is another implementation of ``SchemaSource``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+from sqlalchemy import MetaData, create_mock_engine
+from sqlalchemy.engine import URL, Connection, Dialect
+
+from pytest_uow.loading import load_object
+
+
+class SchemaSource(Protocol):
+    """Builds the tables of a worker namespace."""
+
+    @property
+    def description(self) -> str:
+        """How messages name it, e.g. ``uow_metadata (app:metadata, ini ...)``."""
+
+    def build(self, connection: Connection) -> None:
+        """Create the tables in the namespace ``connection`` uses, in its transaction."""
+
+    def ddl(self, dialect: Dialect) -> str:
+        """The same build as one SQL script, replayed in one round trip by ``recreate``."""
+
+    def identity(self, dialect: Dialect) -> str:
+        """A hash of everything that determines what ``build`` creates."""
+
+    def tables_naming_a_schema(self) -> list[str]:
+        """Tables that name their own schema (``Table(schema=...)``), by full name."""
+
+
+class NoTables:
+    """No ``uow_metadata``: worker namespaces start empty."""
+
+    description = "no tables (uow_metadata unset)"
+
+    def build(self, connection: Connection) -> None:
+        return None
+
+    def ddl(self, dialect: Dialect) -> str:
+        return ""
+
+    def identity(self, dialect: Dialect) -> str:
+        return hashlib.sha256(b"").hexdigest()
+
+    def tables_naming_a_schema(self) -> list[str]:
+        return []
+
+
+class MetaDataSource:
+    """The application's ``MetaData``: ``create_all`` once, compiled DDL after that."""
+
+    def __init__(self, metadata: MetaData, description: str) -> None:
+        self.metadata = metadata
+        self.description = description
+        self._ddl: dict[str, str] = {}
+
+    def build(self, connection: Connection) -> None:
+        self.metadata.create_all(connection)
+
+    def ddl(self, dialect: Dialect) -> str:
+        """Everything ``create_all`` would send (types, tables, indexes), compiled once, so that
+        a rebuild is one round trip instead of ``create_all`` with an existence check per table.
+        """
+        key = f"{dialect.name}+{dialect.driver}"
+        if key not in self._ddl:
+            statements: list[str] = []
+
+            def collect(statement: Any, *args: Any, **kwargs: Any) -> None:
+                statements.append(str(statement.compile(dialect=dialect)).strip())
+
+            mock = create_mock_engine(URL.create(key), collect)
+            self.metadata.create_all(mock, checkfirst=False)
+            self._ddl[key] = "".join(f"{statement};\n" for statement in statements)
+        return self._ddl[key]
+
+    def identity(self, dialect: Dialect) -> str:
+        return hashlib.sha256(self.ddl(dialect).encode()).hexdigest()
+
+    def tables_naming_a_schema(self) -> list[str]:
+        return sorted(t.fullname for t in self.metadata.tables.values() if t.schema is not None)
+
+
+def load_metadata(spec: str) -> MetaData:
+    """The ``MetaData`` named by ``spec``: a MetaData, a declarative base, or a callable
+    returning one (called once)."""
+    target = load_object(spec)
+    if callable(target) and not isinstance(target, MetaData) and not _has_metadata(target):
+        try:
+            target = target()
+        except Exception as error:
+            raise ValueError(f"calling it failed: {type(error).__name__}: {error}") from None
+    if _has_metadata(target):
+        target = target.metadata  # type: ignore[attr-defined]
+    if not isinstance(target, MetaData):
+        raise ValueError(
+            f"is a {type(target).__name__}; expected a MetaData, a declarative base "
+            "(anything with .metadata) or a callable returning one"
+        )
+    return target
+
+
+def _has_metadata(target: object) -> bool:
+    return isinstance(getattr(target, "metadata", None), MetaData)

@@ -1,0 +1,48 @@
+"""The strategy seam: what a strategy does, and the little it needs from the worker's database.
+
+A strategy opens the test's isolation (``isolate``) and says what the test's sessions bind to;
+leaving the context undoes the test's writes. It sees the worker's database only through
+``ResetTarget``, so a new strategy is a new module and a registry line, nothing else.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import ClassVar, Protocol
+
+from sqlalchemy.engine import Engine
+
+from pytest_uow.binding import Binding
+
+
+class ResetTarget(Protocol):
+    """What a reset may ask of the worker's namespace. Its owner alone knows whether the
+    namespace holds only its baseline; strategies tell it what they did."""
+
+    @property
+    def engine(self) -> Engine:
+        """Every connection of it uses the worker's namespace."""
+
+    def engine_like(self, original_bind: object) -> Engine:
+        """The worker engine at the isolation level an application's own engine asked for."""
+
+    def sequences_may_have_advanced(self) -> None:
+        """A test's writes were rolled back: no rows are left, but sequences moved on."""
+
+    def ensure_baseline(self) -> None:
+        """Before real commits: make sure the namespace holds only its baseline."""
+
+    def empty(self) -> None:
+        """Empty the tables that hold rows and restart used sequences."""
+
+    def rebuild(self) -> None:
+        """Drop the namespace and build it again."""
+
+
+class ResetStrategy(Protocol):
+    """Isolates one test; its writes are gone when the context exits."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    def isolate(self, target: ResetTarget) -> AbstractContextManager[Binding]: ...

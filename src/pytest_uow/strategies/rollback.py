@@ -1,0 +1,34 @@
+"""``rollback``: one connection and one outer transaction per test, rolled back at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+from pytest_uow.binding import Binding
+from pytest_uow.strategies.base import ResetTarget
+
+SAVEPOINT_OPTIONS = {"join_transaction_mode": "create_savepoint"}
+
+
+class RollbackStrategy:
+    """Sessions join the test's transaction with ``join_transaction_mode="create_savepoint"``
+    (SQLAlchemy's "Joining a Session into an External Transaction" recipe): the application's
+    ``commit()`` releases a savepoint and its ``rollback()`` returns to one, so it behaves as in
+    production while nothing it writes survives the test.
+    """
+
+    name: ClassVar[str] = "rollback"
+    summary: ClassVar[str] = "one transaction per test, rolled back; fastest; one connection"
+
+    @contextmanager
+    def isolate(self, target: ResetTarget) -> Iterator[Binding]:
+        target.sequences_may_have_advanced()
+        with target.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield Binding(connection, connection, SAVEPOINT_OPTIONS)
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()

@@ -8,13 +8,17 @@ with their spread) and the per-test reset cost measured inside each run, with ra
 rollback and against create-all/drop-all; saves JSON and a PNG chart under benchmarks/results/.
 
     python benchmarks/compare.py            # about 5 minutes on 2 cores
-    python benchmarks/compare.py --quick    # under a minute
+    python benchmarks/compare.py --quick    # under a minute; a smoke run, saved elsewhere
     python benchmarks/compare.py --full     # more sizes, rows and workers
+
+Results go to benchmarks/results/ (what the README shows), except those of --quick, which go to
+a temporary directory unless --save or --output says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -31,17 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import BASELINES, write_suite
 
-from pytest_uow.config import parse_url
-from pytest_uow.schema import search_path_option
-from pytest_uow.server import RunServer
+import pytest_uow
 
-STRATEGIES = ("rollback", "truncate", "recreate")
+STRATEGIES = tuple(pytest_uow.STRATEGIES)
+RESULTS = Path(__file__).parent / "results"
 REFERENCE_BASELINE = "create-drop"
 _RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
 PRESETS: dict[str, dict[str, Any]] = {
@@ -130,11 +133,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path(__file__).parent / "results",
         metavar="DIR",
-        help="where compare.json and compare.png go (default: benchmarks/results)",
+        help="where compare.json and compare.png go (default: benchmarks/results, or a "
+        "temporary directory for --quick)",
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="with --quick: write to benchmarks/results all the same",
     )
     args = parser.parse_args(argv)
+    if args.output is None:
+        quick = args.preset == "quick" and not args.save
+        args.output = Path(tempfile.mkdtemp(prefix="uow-compare-")) if quick else RESULTS
     for name, value in PRESETS[args.preset or "default"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -210,6 +221,20 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
         "p50": statistics.median(r[1] for r in resets),
         "p95": statistics.median(r[2] for r in resets),
     }
+
+
+def _check(plan: list[Result], tests: int) -> None:
+    """Every variant measured every reset, with figures that make sense; else exit, so that a
+    smoke run (``--quick`` in CI) fails loudly instead of saving holes."""
+    problems = [
+        f"{r.variant} ({r.tables} tables, -n {r.workers}): {r.reset_ms or 'no figures'}"
+        for r in plan
+        if r.reset_ms.get("count") != tests
+        or not 0 < r.reset_ms["p50"] <= r.reset_ms["p95"]
+        or not r.wall_seconds["min"] <= r.wall_seconds["median"] <= r.wall_seconds["max"]
+    ]
+    if problems:
+        raise SystemExit("benchmark figures are incomplete: " + "; ".join(problems))
 
 
 def _plan(args: argparse.Namespace) -> list[Result]:
@@ -319,11 +344,13 @@ def _machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     configured = os.environ.get("UOW_DATABASE_URL")
-    server = None if configured else RunServer(f"bench{secrets.token_hex(4)}", os.getpid(), None)
-    try:
-        server_url = parse_url(configured) if configured else server.url()  # type: ignore[union-attr]
+    with contextlib.ExitStack() as stack:
+        server_url = make_url(configured or stack.enter_context(pytest_uow.throwaway_server()))
+        if "+" not in server_url.drivername:
+            server_url = server_url.set(drivername="postgresql+psycopg2")
         bench_schema = f"uow_bench_{secrets.token_hex(4)}"
-        bench_url = server_url.update_query_dict({"options": search_path_option(bench_schema)})
+        # The baselines' own schema, selected as a hand-written fixture would select it.
+        bench_url = server_url.update_query_dict({"options": f"-csearch_path={bench_schema}"})
         admin = create_engine(server_url, poolclass=NullPool)
         with admin.begin() as connection:  # the baselines' own schema, never the user's public
             server_version = connection.execute(text("SHOW server_version")).scalar_one()
@@ -344,9 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {bench_schema} CASCADE"))
             admin.dispose()
-    finally:
-        if server is not None:
-            server.stop()
+    _check(plan, args.tests)
     report = _report(plan)
     print("\n".join(report))
     args.output.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,12 @@
-"""Per-test cost of pytest-uow's isolation, against plain pytest.
+"""Per-test cost of pytest-uow's isolation, against plain pytest and against SQLAlchemy's
+hand-written savepoint recipe.
 
 Generates suites of trivial tests and times whole ``pytest`` runs of two sizes for each variant;
 the difference divided by the difference in test count is the cost of one more test, so fixed
-costs (interpreter start, server start, schema creation) cancel out.
+costs (interpreter start, schema creation) cancel out. The variants run in turn, round after
+round, so that a noisy minute on a small machine hits all of them alike; medians are reported.
+Every variant uses the same server: the one ``UOW_DATABASE_URL`` names, else one throwaway
+server started for the whole benchmark.
 
     python benchmarks/overhead.py                  # throwaway server
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
@@ -11,16 +15,24 @@ costs (interpreter start, server start, schema creation) cancel out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import secrets
 import statistics
 import sys
 import tempfile
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from compare import run_pytest
+
+import pytest_uow
 
 APP = textwrap.dedent("""
     from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -30,26 +42,77 @@ APP = textwrap.dedent("""
     )
 """)
 
+# SQLAlchemy's "Joining a Session into an External Transaction" recipe, as a team writes it
+# without the plugin: its tables in a schema of its own, one connection for the session.
+RECIPE_CONFTEST = textwrap.dedent("""
+    import os
+
+    import pytest
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from app import metadata
+
+
+    @pytest.fixture(scope="session")
+    def connection():
+        engine = create_engine(os.environ["BENCH_URL"])
+        metadata.create_all(engine)
+        with engine.connect() as connection:
+            yield connection
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+    @pytest.fixture
+    def uow_session(connection):
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        yield session
+        session.close()
+        transaction.rollback()
+""")
+
 INSERT_AND_COMMIT = (
     "def test_{i}(uow_session):\n"
     "    uow_session.execute(items.insert().values(name='x'))\n"
     "    uow_session.commit()\n"
 )
-VARIANTS = {
-    "plain pytest (-p no:uow)": ("def test_{i}():\n    pass\n", ["-p", "no:uow"]),
-    "uow_session, no writes": ("def test_{i}(uow_session):\n    pass\n", []),
-    "uow_session, insert + commit": (INSERT_AND_COMMIT, []),
-    # The leak detector scans the tables outside the worker schemas: few, in these suites.
-    "insert + commit, check leaks": (INSERT_AND_COMMIT, ["--uow-check-leaks"]),
-}
+PLAIN = "plain pytest (-p no:uow)"
+RECIPE = "savepoint recipe, insert + commit"
+PLUGIN = "uow_session, insert + commit"
 
 
-def _write_suite(root: Path, body: str, count: int) -> None:
+@dataclass
+class Variant:
+    body: str
+    args: list[str]
+    conftest: str = ""
+    runs: dict[int, list[float]] = field(default_factory=dict)  # test count -> wall seconds
+
+    def per_test_ms(self, small: int, large: int) -> float:
+        medians = [statistics.median(self.runs[count]) for count in (small, large)]
+        return (medians[1] - medians[0]) / (large - small) * 1000
+
+
+def _variants() -> dict[str, Variant]:
+    return {
+        PLAIN: Variant("def test_{i}():\n    pass\n", ["-p", "no:uow"]),
+        RECIPE: Variant(INSERT_AND_COMMIT, ["-p", "no:uow"], RECIPE_CONFTEST),
+        "uow_session, no writes": Variant("def test_{i}(uow_session):\n    pass\n", []),
+        PLUGIN: Variant(INSERT_AND_COMMIT, []),
+        # The leak detector scans the tables outside the worker schemas: few, in these suites.
+        "insert + commit, check leaks": Variant(INSERT_AND_COMMIT, ["--uow-check-leaks"]),
+    }
+
+
+def _write_suite(root: Path, variant: Variant, count: int) -> None:
     (root / "app.py").write_text(APP)
+    (root / "conftest.py").write_text(variant.conftest)
     (root / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
     )
-    tests = "from app import items\n\n" + "\n".join(body.format(i=i) for i in range(count))
+    tests = "from app import items\n\n" + "\n".join(variant.body.format(i=i) for i in range(count))
     (root / "test_generated.py").write_text(tests)
 
 
@@ -57,31 +120,64 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=200, help="tests in the small suite")
     parser.add_argument("--large", type=int, default=1200, help="tests in the large suite")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per suite (median taken)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (the median is taken)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="variants whose name has NAME")
     args = parser.parse_args()
-    server = os.environ.get("UOW_DATABASE_URL", "throwaway server")
-    print(
-        f"server: {server}; suites of {args.small} and {args.large} tests; "
-        f"median of {args.repeat} runs; -p no:xdist"
-    )
-    env = dict(os.environ)
-    baseline: float | None = None
-    for name, (body, extra) in VARIANTS.items():
-        medians = []
-        for count in (args.small, args.large):
-            with tempfile.TemporaryDirectory() as directory:
-                _write_suite(Path(directory), body, count)
-                runs = [
-                    run_pytest(Path(directory), ["-p", "no:xdist", *extra], env)[0]
-                    for _ in range(args.repeat)
-                ]
-            medians.append(statistics.median(runs))
-        per_test_ms = (medians[1] - medians[0]) / (args.large - args.small) * 1000
-        baseline = per_test_ms if baseline is None else baseline
-        print(
-            f"{name:32} {per_test_ms:6.3f} ms/test   (+{per_test_ms - baseline:.3f} ms over "
-            f"plain; whole run of {args.large}: {medians[1]:.2f} s)"
+    variants = _variants()
+    if args.only:
+        keep = {PLAIN} | {n for n in variants if any(word in n for word in args.only)}
+        variants = {name: variant for name, variant in variants.items() if name in keep}
+    configured = os.environ.get("UOW_DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        server = configured or stack.enter_context(pytest_uow.throwaway_server())
+        url = make_url(server)
+        if "+" not in url.drivername:
+            url = url.set(drivername="postgresql+psycopg2")
+        schema = f"uow_overhead_{secrets.token_hex(4)}"
+        admin = create_engine(url, poolclass=NullPool)
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        shown = url.render_as_string(hide_password=False)
+        env = dict(
+            os.environ,
+            UOW_DATABASE_URL=shown,
+            BENCH_URL=url.update_query_dict(
+                {"options": f"-csearch_path={schema}"}
+            ).render_as_string(hide_password=False),
         )
+        print(
+            f"server: {configured or 'throwaway server'}; suites of {args.small} and "
+            f"{args.large} tests; {args.repeat} alternating rounds, medians; -p no:xdist"
+        )
+        try:
+            with tempfile.TemporaryDirectory() as directory:
+                for round_number in range(args.repeat):
+                    print(f"round {round_number + 1}/{args.repeat}", file=sys.stderr, flush=True)
+                    for variant in variants.values():
+                        for count in (args.small, args.large):
+                            root = Path(directory) / f"{id(variant)}-{count}"
+                            if not root.exists():
+                                root.mkdir()
+                                _write_suite(root, variant, count)
+                            wall, _ = run_pytest(root, ["-p", "no:xdist", *variant.args], env)
+                            variant.runs.setdefault(count, []).append(wall)
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            admin.dispose()
+    plain = variants[PLAIN].per_test_ms(args.small, args.large)
+    for name, variant in variants.items():
+        per_test = variant.per_test_ms(args.small, args.large)
+        whole = statistics.median(variant.runs[args.large])
+        print(
+            f"{name:36} {per_test:6.3f} ms/test   (+{per_test - plain:.3f} ms over plain; "
+            f"whole run of {args.large}: {whole:.2f} s)"
+        )
+    if PLUGIN in variants and RECIPE in variants:
+        ratio = variants[PLUGIN].per_test_ms(args.small, args.large) / variants[RECIPE].per_test_ms(
+            args.small, args.large
+        )
+        print(f"rollback / hand-written savepoint recipe, per test: {ratio:.3f}x")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,53 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
-from pytest_uow.config import parse_url
-from pytest_uow.server import RunServer
+from pytest_uow import ENVIRONMENT_VARIABLES, throwaway_server
 
 pytest_plugins = ["pytester"]
 
+# The code of the inner runs: copied into their projects (pytester.copy_example), never run here.
+collect_ignore = ["inner"]
+
 # The real cache, not pytester's temporary HOME: inner runs then copy a cached initdb result.
-CACHE_HOME = os.environ.get("XDGCACHE_HOME") or str(Path.home() / ".cache")
+CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+
+
+def psycopg2_url(url: str) -> str:
+    """``url`` with the driver the plugin gives a URL that names none, spelled out."""
+    parsed = make_url(url)
+    if "+" not in parsed.drivername:
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
+# The pytest plugins of this project's own environment: pytest-uow and the test extra's.
+OWN_PLUGIN_DISTRIBUTIONS = {"pytest", "pytest-uow", "pytest-xdist", "pytest-randomly"}
+# Whatever else the machine has installed (hypothesis' plugin alone costs a second a process
+# here) is kept out of the pytest runs the tests start, so they run as on a clean machine.
+OTHER_PLUGINS = sorted(
+    entry_point.name
+    for entry_point in entry_points(group="pytest11")
+    if entry_point.dist is None or entry_point.dist.name not in OWN_PLUGIN_DISTRIBUTIONS
+)
+
+
+@pytest.fixture(autouse=True)
+def _inner_run_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of the pytest runs a test starts. This run uses the plugin on itself
+    (``tests/test_sessions.py``), so its workers export ``PGOPTIONS`` and ``PGAPPNAME``: inner
+    runs must not inherit them. And they load only this project's plugins."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    monkeypatch.delenv("PGAPPNAME", raising=False)
+    blocked = " ".join(f"-p no:{name}" for name in OTHER_PLUGINS)
+    given = os.environ.get("PYTEST_ADDOPTS", "")
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{given} {blocked}".strip())
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +66,10 @@ def server_url() -> Iterator[str]:
     """The server the inner runs use: UOW_DATABASE_URL, or one started for this suite."""
     configured = os.environ.get("UOW_DATABASE_URL")
     if configured:
-        yield parse_url(configured).render_as_string(hide_password=False)
+        yield psycopg2_url(configured)
         return
-    server = RunServer(f"suite{secrets.token_hex(4)}", os.getpid(), None)
-    try:
-        yield server.url().render_as_string(hide_password=False)
-    finally:
-        server.stop()
+    with throwaway_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +107,7 @@ def own_database(
     name = f"own_{secrets.token_hex(4)}"
     with outside.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f"CREATE DATABASE {name}"))
-    url = parse_url(server_url).set(database=name)
+    url = make_url(server_url).set(database=name)
     monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
     engine = create_engine(url, poolclass=NullPool)
     yield engine
@@ -132,20 +163,11 @@ def project(
 ) -> pytest.Pytester:
     """A user's project: a Cosmic-Python-style app (models, UoW with an import-time default
     factory, a Flask endpoint) whose pyproject points pytest-uow at it."""
-    monkeypatch.setenv("UOW_DATABASE_URL", server_url)
-    monkeypatch.setenv("XDGCACHE_HOME", CACHE_HOME)
-    for name in (
-        "UOW_METADATA",
-        "UOW_STRATEGY",
-        "UOW_ISOLATION",
-        "UOW_KEEP",
-        "UOW_SCHEMA_PREFIX",
-        "UOW_SESSIONMAKERS",
-        "UOW_PG_BINDIR",
-        "PGOPTIONS",
-    ):
+    for name in (*ENVIRONMENT_VARIABLES, "PGOPTIONS"):
         monkeypatch.delenv(name, raising=False)
-    pytester.makepyfile(app=APP)
+    monkeypatch.setenv("UOW_DATABASE_URL", server_url)
+    monkeypatch.setenv("XDG_CACHE_HOME", CACHE_HOME)
+    pytester.copy_example("project/app.py")
     pytester.makepyprojecttoml(PROJECT_INI)
     return pytester
 
@@ -160,70 +182,3 @@ def project_ini(metadata: str = "app:metadata", sessionmakers: bool = True) -> s
 
 
 PROJECT_INI = project_ini()
-
-
-APP = '''
-"""A small Cosmic-Python-style application: the shape that defeats other plugins."""
-import os
-
-from flask import Flask, jsonify, request
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, select
-from sqlalchemy.orm import sessionmaker
-
-metadata = MetaData()
-batches = Table(
-    "batches", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("reference", String(50), unique=True, nullable=False),
-    Column("qty", Integer, nullable=False),
-)
-
-# Built at import time from the application's own configuration, as in production.
-engine = create_engine(
-    os.environ.get("APP_DATABASE_URL", "postgresql+psycopg2://app@127.0.0.1:1/app"),
-    isolation_level=os.environ.get("APP_ISOLATION", "REPEATABLE READ"),
-)
-DEFAULT_SESSION_FACTORY = sessionmaker(bind=engine, expire_on_commit=False)
-
-
-class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory=DEFAULT_SESSION_FACTORY):
-        self.session_factory = session_factory
-
-    def __enter__(self):
-        self.session = self.session_factory()
-        return self
-
-    def __exit__(self, *args):
-        self.session.rollback()
-        self.session.close()
-
-    def commit(self):
-        self.session.commit()
-
-    def rollback(self):
-        self.session.rollback()
-
-
-def add_batch(reference, qty, uow):
-    with uow:
-        uow.session.execute(batches.insert().values(reference=reference, qty=qty))
-        uow.commit()
-
-
-def count_batches(uow):
-    with uow:
-        return uow.session.execute(select(func.count()).select_from(batches)).scalar_one()
-
-
-def create_app():
-    app = Flask(__name__)
-
-    @app.post("/batches")
-    def post_batch():
-        body = request.get_json()
-        add_batch(body["reference"], body["qty"], SqlAlchemyUnitOfWork())
-        return jsonify(count=count_batches(SqlAlchemyUnitOfWork())), 201
-
-    return app
-'''

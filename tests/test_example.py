@@ -1,5 +1,5 @@
 """examples/allocation, the Cosmic Python showcase, run the way its developers would run it:
-its whole test pyramid passes in random order under -n 0, -n 2 and -n auto, and leaves
+its whole test pyramid passes in random order under -n 0 and -n 2, and leaves
 nothing behind."""
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from tests.conftest import PublicGuard, schemas_named
 EXAMPLE = Path(__file__).parent.parent / "examples" / "allocation"
 
 
-@pytest.mark.parametrize(
-    "mode", [["-p", "no:xdist"], ["-n", "2"], ["-n", "auto"]], ids=["n0", "n2", "nauto"]
-)
+# -n auto is -n 2 on the 2-core machines this runs on: the two modes are enough.
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["n0", "n2"])
 def test_example_suite_passes_and_leaves_nothing(
     server_url: str, outside: Engine, public_guard: PublicGuard, prefix: str, mode: list[str]
 ) -> None:

@@ -4,7 +4,6 @@ tests at once with that one reason, while tests that do not need it still pass."
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -13,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from pytest_uow.config import parse_url
-from pytest_uow.server import RunServer
+from pytest_uow import throwaway_server
 from tests.conftest import CACHE_HOME, project_ini
 
 
@@ -31,18 +29,9 @@ def project(project: pytest.Pytester) -> pytest.Pytester:
 
 WRONG_PASSWORD = "s3cr3t-but-wrong"
 
-THREE_DATABASE_TESTS = """
-import pytest
 
-@pytest.mark.parametrize("n", range(3))
-def test_needs_db(uow_session, n):
-    pass
-
-def test_needs_no_database():
-    pass
-"""
-
-
+# Setup faults are reported the same way with and without xdist; one -n 2 case per kind of
+# latch is enough: test_a_server_lost_mid_run... runs under both.
 def _assert_one_line_per_database_test(result: pytest.RunResult, line: str) -> None:
     result.assert_outcomes(passed=1, errors=3)
     result.stdout.fnmatch_lines([line])
@@ -73,14 +62,14 @@ def test_a_server_that_cannot_be_used_is_one_line_per_test_naming_the_setting(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str, cause: str, remedy: str
 ) -> None:
     monkeypatch.setenv("UOW_DATABASE_URL", url)
-    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+    project.copy_example("faults/test_three.py")
 
-    result = project.runpytest_subprocess("-n", "2")
+    result = project.runpytest_subprocess("-p", "no:xdist")
 
     shown = url.replace("postgresql://", "postgresql+psycopg2://")
     _assert_one_line_per_database_test(
         result,
-        f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
+        f"pytest-uow could not create worker schema uow_*_main on {shown}: OperationalError: "
         f"{cause}; {remedy}",
     )
 
@@ -117,15 +106,15 @@ def test_a_user_that_cannot_connect_or_create_schemas_is_one_line_per_test(
             "uow_database_url (environment UOW_DATABASE_URL) needs the CREATE privilege on its "
             "database"
         )
-    url = parse_url(server_url).set(username=name)
+    url = make_url(server_url).set(username=name)
     monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
-    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+    project.copy_example("faults/test_three.py")
 
-    result = project.runpytest_subprocess("-n", "2")
+    result = project.runpytest_subprocess("-p", "no:xdist")
 
     shown = url.render_as_string(hide_password=True)
     _assert_one_line_per_database_test(
-        result, f"pytest-uow could not create worker schema uow_*_gw* on {shown}: {line}"
+        result, f"pytest-uow could not create worker schema uow_*_main on {shown}: {line}"
     )
 
 
@@ -133,9 +122,8 @@ def test_a_user_that_cannot_connect_or_create_schemas_is_one_line_per_test(
 def password_server() -> Iterator[URL]:
     """A throwaway server of this module's own where user ``app`` must give its password
     (the machine's service trusts everybody, so a wrong password would go unnoticed there)."""
-    server = RunServer(f"pw{secrets.token_hex(4)}", os.getpid(), None)
-    try:
-        url = server.url()
+    with throwaway_server() as server_url:
+        url = make_url(server_url)
         engine = create_engine(url, poolclass=NullPool)
         with engine.begin() as connection:
             connection.execute(text("CREATE ROLE app LOGIN SUPERUSER PASSWORD 'right'"))
@@ -153,42 +141,24 @@ def password_server() -> Iterator[URL]:
             assert time.monotonic() < deadline, "the server never asked for a password"
             time.sleep(0.05)
         yield wrong
-    finally:
-        server.stop()
 
 
 def test_a_wrong_password_says_to_check_the_user_and_password(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password_server: URL
 ) -> None:
     monkeypatch.setenv("UOW_DATABASE_URL", password_server.render_as_string(hide_password=False))
-    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+    project.copy_example("faults/test_three.py")
 
-    result = project.runpytest_subprocess("-n", "2")
+    result = project.runpytest_subprocess("-p", "no:xdist")
 
     shown = password_server.render_as_string(hide_password=True)
     _assert_one_line_per_database_test(
         result,
-        f"pytest-uow could not create worker schema uow_*_gw* on {shown}: OperationalError: "
+        f"pytest-uow could not create worker schema uow_*_main on {shown}: OperationalError: "
         '*password authentication failed for user "app"*; check the user name and password '
         "in uow_database_url (environment UOW_DATABASE_URL)",
     )
     assert WRONG_PASSWORD not in result.stdout.str()  # the password itself is never shown
-
-
-FAULTY_MODELS = """
-from sqlalchemy import DDL, Column, Integer, MetaData, Numeric, Table, event, text
-
-metadata = MetaData()
-orders = Table("orders", metadata, Column("id", Integer, primary_key=True))
-
-if FAULT == "table-fails":
-    Table("totals", metadata, Column("total", Numeric, server_default=text("no_such_function()")))
-else:  # the server runs out of disk space while creating the tables
-    event.listen(orders, "after_create", DDL(
-        "DO $$ BEGIN RAISE EXCEPTION 'could not extend file \\"base/1/2\\": No space left on "
-        "device' USING ERRCODE = 'disk_full'; END $$"
-    ))
-"""
 
 
 @pytest.mark.parametrize(
@@ -208,69 +178,21 @@ else:  # the server runs out of disk space while creating the tables
     ],
 )
 def test_tables_that_cannot_be_created_are_one_line_per_test(
-    project: pytest.Pytester, fault: str, line: str
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str, line: str
 ) -> None:
-    project.makepyfile(faulty=f"FAULT = {fault!r}\n" + FAULTY_MODELS)
+    monkeypatch.setenv("FAULT", fault)
+    project.copy_example("faults/faulty.py")
     project.makepyprojecttoml(project_ini("faulty:metadata", sessionmakers=False))
-    project.makepyfile(test_three=THREE_DATABASE_TESTS)
+    project.copy_example("faults/test_three.py")
 
-    result = project.runpytest_subprocess("-n", "2")
+    result = project.runpytest_subprocess("-p", "no:xdist")
 
     _assert_one_line_per_database_test(
-        result, f"pytest-uow could not create worker schema uow_*_gw* on *: {line}"
+        result, f"pytest-uow could not create worker schema uow_*_main on *: {line}"
     )
 
 
-SERVER_GOES_AWAY = """
-import os, signal, time
-from pathlib import Path
-
-import pytest
-from sqlalchemy import text
-
-def test_1_works(uow_session):
-    uow_session.execute(text("INSERT INTO batches (reference, qty) VALUES ('a', 1)"))
-    uow_session.commit()
-
-def test_2_the_server_goes_away(uow_connection):
-    # Once every worker has its schema, the server goes away.
-    workers = int(os.environ["WORKERS"])
-    count = text("SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'uow_')")
-    deadline = time.monotonic() + 60
-    while uow_connection.execute(count).scalar_one() < workers:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    data = Path(uow_connection.execute(text("SHOW data_directory")).scalar_one())
-    postmaster = int((data / "postmaster.pid").read_text().split()[0])
-    os.kill(postmaster, signal.SIGQUIT)  # what `pg_ctl stop -m immediate` does
-    while data.exists():  # gone for good: its directory is removed after it
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    Path(os.environ["SERVER_GONE"]).touch()
-
-@pytest.mark.parametrize("n", range(4))
-def test_3_needs_the_database(uow_session, n):
-    uow_session.execute(text("SELECT 1"))
-
-def test_4_uses_only_the_engine(uow_engine):
-    pass
-
-def test_5_needs_no_database():
-    pass
-"""
-
 # Under xdist, the other worker's tests 3 and 4 must not run before the server is gone.
-AFTER_THE_SERVER_IS_GONE = """
-import os, time
-from pathlib import Path
-
-def pytest_runtest_setup(item):
-    if item.name.startswith(("test_3", "test_4")):
-        deadline = time.monotonic() + 60
-        while not Path(os.environ["SERVER_GONE"]).exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-"""
 
 
 def _junit_outcomes(report: Path) -> dict[str, str]:
@@ -295,8 +217,8 @@ def test_a_server_lost_mid_run_fails_the_remaining_database_tests_with_one_reaso
     # A throwaway server of the inner run's own: never the machine's service.
     monkeypatch.delenv("UOW_DATABASE_URL")
     monkeypatch.setenv("XDG_CACHE_HOME", CACHE_HOME)
-    project.makepyfile(test_lost=SERVER_GOES_AWAY)
-    project.makeconftest(AFTER_THE_SERVER_IS_GONE)
+    project.copy_example("faults/test_lost.py")
+    project.copy_example("faults/conftest.py")
     monkeypatch.setenv("SERVER_GONE", str(project.path / "server-gone"))
     monkeypatch.setenv("WORKERS", "2" if "-n" in mode else "1")
     report = project.path / "report.xml"

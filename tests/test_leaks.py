@@ -10,35 +10,6 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import PROJECT_INI, schemas_named
 
-LEAKY_TESTS = """
-import os
-
-import pytest
-from sqlalchemy import create_engine, text
-
-INSERT = text("INSERT INTO batches (reference, qty) VALUES ('b', 1)")
-
-def test_1_commits_through_the_plugin(uow_session):
-    uow_session.execute(INSERT)
-    uow_session.commit()
-
-@pytest.mark.uow(strategy="truncate")
-def test_2_commits_for_real(uow_session):
-    uow_session.execute(INSERT)
-    uow_session.commit()
-
-def test_3_commits_through_a_connection_of_its_own(uow_engine, uow_connection):
-    with uow_engine.begin() as connection:
-        connection.execute(INSERT)
-
-def test_4_writes_to_public_through_the_apps_own_engine(uow_session):
-    with create_engine(os.environ["APP_URL"]).begin() as connection:
-        connection.execute(text("INSERT INTO public.audit VALUES ('from test 4')"))
-
-def test_5_starts_empty(uow_session):
-    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
-"""
-
 
 @pytest.fixture
 def leaky_project(
@@ -48,7 +19,7 @@ def leaky_project(
         connection.execute(text("CREATE TABLE public.audit (note text)"))
         connection.execute(text("INSERT INTO public.audit VALUES ('before the run')"))
     monkeypatch.setenv("APP_URL", own_database.url.render_as_string(hide_password=False))
-    project.makepyfile(test_leaky=LEAKY_TESTS)
+    project.copy_example("leaks/test_leaky.py")
     return project
 
 

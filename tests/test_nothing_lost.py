@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.conftest import schemas_named
-from tests.test_reaping import LINGERING_TESTS, start_lingering_run
+from tests.test_reaping import start_lingering_run
 
 USER_DATA = """
 CREATE TABLE public.batches (id serial PRIMARY KEY, reference text UNIQUE, qty int NOT NULL);
@@ -80,44 +80,6 @@ def checksums(engine: Engine) -> dict[str, str]:
     return sums
 
 
-EVERY_PATH = """
-import threading
-
-import pytest
-from sqlalchemy import text
-
-INSERT = text("INSERT INTO batches (reference, qty) VALUES ('worker', 1)")
-
-@pytest.mark.parametrize("strategy", ["rollback", "truncate", "recreate"])
-def test_writes_and_commits(uow_session, strategy):
-    uow_session.execute(INSERT)
-    uow_session.commit()
-
-@pytest.mark.uow(strategy="truncate")
-def test_truncates_and_fails(uow_session):
-    uow_session.execute(INSERT)
-    uow_session.commit()
-    uow_session.execute(text("TRUNCATE batches"))
-    uow_session.commit()
-    assert False, "a failing test"
-
-@pytest.mark.uow(strategy="recreate")
-def test_drops_its_table(uow_session):
-    uow_session.execute(text("DROP TABLE batches"))
-    uow_session.commit()
-
-@pytest.mark.uow(strategy="truncate")
-def test_leaves_a_lock(uow_engine):
-    connection = uow_engine.connect()
-    connection.execute(text("LOCK TABLE batches IN ACCESS EXCLUSIVE MODE"))
-    test_leaves_a_lock.connection = connection
-
-def test_errors_mid_transaction(uow_session):
-    uow_session.execute(INSERT)
-    uow_session.execute(text("SELECT 1 / 0"))
-"""
-
-
 def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     project: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,7 +88,8 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     before = checksums(own_database)
     report_dir = project.mkdir("reports")
     monkeypatch.setenv("REPORT_DIR", str(report_dir))
-    project.makepyfile(test_every_path=EVERY_PATH, test_linger=LINGERING_TESTS)
+    project.copy_example("nothing_lost/test_every_path.py")
+    project.copy_example("reaping/test_linger.py")
 
     # 1. Every strategy, failing tests, a leftover lock, with the leak detector on.
     result = project.runpytest_subprocess("-n", "2", "--uow-check-leaks")
@@ -148,7 +111,7 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     assert checksums(own_database) == before
 
     # 4. A run whose tables fail to be created, half way through.
-    project.makepyfile(broken=BROKEN_MODELS)
+    project.copy_example("nothing_lost/broken.py")
     result = project.runpytest_subprocess(
         "-n", "2", "-k", "linger", "--uow-metadata=broken:metadata"
     )
@@ -157,12 +120,3 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
 
     # Everything pytest-uow created is gone; the look-alike schema is still there.
     assert schemas_named(own_database, "uow") == ["uow_0000aaaa_gw0"]
-
-
-BROKEN_MODELS = """
-from sqlalchemy import Column, Integer, MetaData, Table, text
-
-metadata = MetaData()
-Table("batches", metadata, Column("id", Integer, primary_key=True))
-Table("totals", metadata, Column("total", Integer, server_default=text("no_such_function()")))
-"""

@@ -16,19 +16,6 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import PublicGuard, schemas_named
 
-LINGERING_TESTS = """
-import os, time
-from pathlib import Path
-
-import pytest
-
-@pytest.mark.parametrize("n", range(2))  # one test for each of two workers
-def test_linger(uow_session, uow_schema, n):
-    Path(os.environ["REPORT_DIR"], uow_schema).write_text(uow_schema)
-    if os.environ.get("LINGER"):
-        time.sleep(120)
-"""
-
 
 def start_lingering_run(
     project: pytest.Pytester, report_dir: Path, prefix: str, mode: list[str]
@@ -66,7 +53,7 @@ def lingering_project(
 ) -> Path:
     report_dir = project.mkdir("reports")
     monkeypatch.setenv("REPORT_DIR", str(report_dir))
-    project.makepyfile(test_linger=LINGERING_TESTS)
+    project.copy_example("reaping/test_linger.py")
     return report_dir
 
 
@@ -138,25 +125,11 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
     assert rows == [2, 2]
 
 
-CRASHING_TESTS = """
-import os, signal
-import pytest
-from pathlib import Path
-
-@pytest.mark.parametrize("n", range(6))
-def test_crash_once(uow_session, n):
-    marker = Path(os.environ["REPORT_DIR"], "crashed")
-    if n == 0 and not marker.exists():
-        marker.write_text("once")
-        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of the worker mid-test; xdist starts another
-"""
-
-
 def test_a_crashed_and_restarted_worker_leaves_no_schema(
     project: pytest.Pytester, own_database: Engine, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REPORT_DIR", str(project.path))
-    project.makepyfile(test_crash=CRASHING_TESTS)
+    project.copy_example("reaping/test_crash.py")
 
     result = project.runpytest_subprocess(
         "-n", "2", "-p", "no:randomly", f"--uow-schema-prefix={prefix}"

@@ -21,25 +21,6 @@ import pytest
 
 from tests.conftest import CACHE_HOME
 
-SERVER_REPORT = """
-import json, os, pytest
-from pathlib import Path
-from sqlalchemy import text
-
-@pytest.mark.parametrize("n", range(4))
-def test_report_server(uow_engine, uow_database_url, n):
-    with uow_engine.connect() as connection:
-        settings = {name: connection.execute(text(f"SHOW {name}")).scalar_one()
-                    for name in ("data_directory", "fsync", "synchronous_commit",
-                                 "full_page_writes", "listen_addresses", "server_version")}
-    data_dir = Path(settings["data_directory"])
-    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
-    report = dict(settings, pid=pid, uid=os.stat(f"/proc/{pid}").st_uid, url=uow_database_url)
-    Path(os.environ["REPORT_DIR"], f"{os.getpid()}-{n}.json").write_text(json.dumps(report))
-    if os.environ.get("LINGER"):
-        import time; time.sleep(60)
-"""
-
 
 def _gone(pid: int) -> bool:
     """Exited, or a zombie waiting for a reaper that is not ours."""
@@ -64,7 +45,7 @@ def throwaway_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("UOW_DATABASE_URL")
     report_dir = project.mkdir("reports")
     monkeypatch.setenv("REPORT_DIR", str(report_dir))
-    project.makepyfile(test_server=SERVER_REPORT)
+    project.copy_example("server/test_server.py")
     return report_dir
 
 
@@ -151,80 +132,27 @@ def test_server_extra_wheel_binaries_run(project: pytest.Pytester, throwaway_pro
     assert _reports(throwaway_project)[0]["server_version"] == wheel_version
 
 
-IMPORT_TIME_ENGINE = """
-import os
-from sqlalchemy import create_engine
+def test_pgoptions_exported_in_workers(project: pytest.Pytester) -> None:
+    project.copy_example("server/appdb.py")
+    project.copy_example("server/test_environment.py")
 
-# Built when the test module is imported, before any worker schema exists, from the
-# application's own configuration: no search_path in it.
-engine = create_engine(os.environ["UOW_DATABASE_URL"])
-"""
-
-ENVIRONMENT_TESTS = """
-import os
-from sqlalchemy import text
-from appdb import engine
-
-def test_connections_of_an_import_time_engine_land_in_the_worker_schema(uow_schema):
-    assert os.environ["PGAPPNAME"].startswith("pytest-uow ")
-    assert f"search_path={uow_schema}" in os.environ["PGOPTIONS"]
-    with engine.connect() as connection:
-        assert connection.execute(text("SHOW search_path")).scalar_one() == uow_schema
-        assert connection.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0
-"""
-
-
-@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
-def test_pgoptions_exported_in_workers(project: pytest.Pytester, mode: list[str]) -> None:
-    project.makepyfile(appdb=IMPORT_TIME_ENGINE, test_environment=ENVIRONMENT_TESTS)
-
-    result = project.runpytest_subprocess(*mode)
+    result = project.runpytest_subprocess("-n", "2")
 
     result.assert_outcomes(passed=1)
 
 
-INERT_TESTS = """
-import os
-from pathlib import Path
-
-def children_of_this_process():
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == os.getpid():
-            children.append(stat.parent.name)
-    return children
-
-def test_untouched():
-    assert "PGOPTIONS" not in os.environ and "PGAPPNAME" not in os.environ
-    # A server would have been started by now, by this process, under a watchdog child.
-    assert children_of_this_process() == []
-"""
-
-
-@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist-2", "no-xdist"])
+# Under -n 2 both the controller and the workers are checked; without xdist it is one process.
 def test_inert_in_a_project_that_does_not_use_it(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in [n for n in os.environ if n.startswith("UOW_") or n in {"PGOPTIONS", "PGAPPNAME"}]:
         monkeypatch.delenv(name)
-    pytester.makepyfile(test_plain=INERT_TESTS)
+    pytester.copy_example("server/test_plain.py")
 
-    result = pytester.runpytest_subprocess(*mode)
+    result = pytester.runpytest_subprocess("-n", "2")
 
     result.assert_outcomes(passed=1)
     assert not [line for line in result.outlines if line.startswith("uow:")]
-
-
-FIXTURE_ONLY_TESTS = """
-from sqlalchemy import text
-def test_fixture_without_any_setting(uow_connection, uow_schema):
-    uow_connection.execute(text("CREATE TABLE t (id int)"))
-    assert uow_connection.execute(text("SELECT current_schema()")).scalar_one() == uow_schema
-"""
 
 
 def test_fixture_alone_is_enough(
@@ -234,12 +162,15 @@ def test_fixture_alone_is_enough(
     for name in [n for n in os.environ if n.startswith("UOW_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", CACHE_HOME)
-    pytester.makepyfile(test_fixture=FIXTURE_ONLY_TESTS)
+    pytester.copy_example("server/test_fixture.py")
 
     result = pytester.runpytest_subprocess("-n", "2")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["uow: throwaway PostgreSQL * started in * s"])
+    # No setting, so no header: the settings open the summary instead.
+    result.stdout.fnmatch_lines(
+        ["uow: server=throwaway (default)", "*uow: throwaway PostgreSQL * started in * s"]
+    )
 
 
 def test_no_binaries_anywhere_names_both_remedies(

@@ -8,21 +8,13 @@ import textwrap
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
-from pytest_uow.config import parse_url
+from pytest_uow.config import resolve
+from pytest_uow.report import settings_lines
 from tests.conftest import schemas_named
 
 PYTHONPATH_INI = '[tool.pytest.ini_options]\npythonpath = ["."]\n'
-
-SCHEMA_TEST = """
-import os
-from sqlalchemy import text
-
-def test_schema(uow_schema, uow_session):
-    assert uow_schema.startswith(os.environ["EXPECTED_PREFIX"] + "_")
-    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar() == 0
-"""
 
 
 # (header label, key in _values, (command-line flag, environment variable, ini key))
@@ -121,18 +113,18 @@ def test_every_setting_from_each_source(
     values = _values(server_url, prefix)
     args = _configure(project, monkeypatch, source, values)
     monkeypatch.setenv("EXPECTED_PREFIX", prefix)
-    project.makepyfile(test_schema=SCHEMA_TEST)
+    project.copy_example("settings/test_schema.py")
 
     result = project.runpytest_subprocess("-p", "no:xdist", *args)
 
     result.assert_outcomes(passed=1)
     shown = dict(
         values,
-        url=parse_url(server_url).render_as_string(hide_password=True),
+        url=make_url(server_url).render_as_string(hide_password=True),
         keep="on",
         check_leaks="on",
     )
-    header = next(line for line in result.outlines if line.startswith("uow: "))
+    header = [line for line in result.outlines if line.startswith("uow: ")]
     for label, key, (flag, env, ini) in SPELLINGS:
         where = {
             "cli": f"command line {flag}",
@@ -141,7 +133,7 @@ def test_every_setting_from_each_source(
         }[source]
         if source == "cli" and flag is None:
             where = f"environment {env}"
-        assert f"{label}={shown[key]} ({where})" in header
+        assert f"uow: {label}={shown[key]} ({where})" in header
     kept = schemas_named(outside, prefix)
     assert len(kept) == 1, "keep=on leaves the worker schema for inspection"
     result.stdout.fnmatch_lines([f"uow: worker schemas {kept[0]} kept"])
@@ -167,19 +159,28 @@ def test_precedence_command_line_environment_ini_default(
     winner: str,
     source: str,
 ) -> None:
+    """In-process: which value wins is pure logic (that the winner names the worker schema is
+    shown by test_every_setting_from_each_source)."""
     ini_line = f'uow_schema_prefix = "{ini}"\n' if ini else ""
-    project.makepyprojecttoml(PYTHONPATH_INI + 'uow_metadata = "app:metadata"\n' + ini_line)
+    project.makepyprojecttoml(PYTHONPATH_INI + ini_line)
     if env:
         monkeypatch.setenv("UOW_SCHEMA_PREFIX", env)
-    monkeypatch.setenv("EXPECTED_PREFIX", winner)
-    project.makepyfile(test_schema=SCHEMA_TEST)
 
-    result = project.runpytest_subprocess(
-        "-p", "no:xdist", *([f"--uow-schema-prefix={cli}"] if cli else [])
+    settings = resolve(project.parseconfig(*([f"--uow-schema-prefix={cli}"] if cli else [])))
+
+    assert (settings.schema_prefix.value, settings.schema_prefix.source) == (winner, source)
+    assert f"uow: schema prefix={winner} ({source})" in settings_lines(settings)
+
+
+def test_a_value_given_with_dash_o_is_from_the_command_line(project: pytest.Pytester) -> None:
+    project.makepyprojecttoml(PYTHONPATH_INI + 'uow_strategy = "recreate"\n')
+
+    settings = resolve(project.parseconfig("-o", "uow_strategy=truncate"))
+
+    assert (settings.strategy.value, settings.strategy.source) == (
+        "truncate",
+        "command line -o uow_strategy",
     )
-
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"uow: *schema prefix={winner} ({source})*"])
 
 
 def test_explicit_off_on_the_command_line_beats_the_environment(
@@ -187,14 +188,14 @@ def test_explicit_off_on_the_command_line_beats_the_environment(
 ) -> None:
     monkeypatch.setenv("UOW_KEEP", "1")
     monkeypatch.setenv("EXPECTED_PREFIX", prefix)
-    project.makepyfile(test_schema=SCHEMA_TEST)
+    project.copy_example("settings/test_schema.py")
 
     result = project.runpytest_subprocess(
         "-p", "no:xdist", "--no-uow-keep", f"--uow-schema-prefix={prefix}"
     )
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["uow: *keep=off (command line --uow-keep)*"])
+    result.stdout.fnmatch_lines(["uow: keep=off (command line --uow-keep)"])
     assert schemas_named(outside, prefix) == []
 
 
@@ -287,12 +288,25 @@ BAD_VALUES = [
 ]
 
 
+def _given(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str, name: str, value: str
+) -> list[str]:
+    """Give one setting through ``source``; return the command-line arguments to use."""
+    if source == "env":
+        monkeypatch.setenv(name, value)
+        return []
+    if source == "cli":
+        return [f"{name}={value}"]
+    project.makepyprojecttoml(PYTHONPATH_INI + f'{name} = "{value}"\n')
+    return []
+
+
 @pytest.mark.parametrize(
     ("source", "name", "value", "message"),
     BAD_VALUES,
     ids=[f"{s}-{n}-{v}" for s, n, v, _ in BAD_VALUES],
 )
-def test_bad_value_is_one_line_usage_error(
+def test_bad_value_is_a_usage_error_naming_setting_source_and_choices(
     project: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     source: str,
@@ -300,13 +314,32 @@ def test_bad_value_is_one_line_usage_error(
     value: str,
     message: str,
 ) -> None:
-    args: list[str] = []
-    if source == "env":
-        monkeypatch.setenv(name, value)
-    elif source == "cli":
-        args = [f"{name}={value}"]
-    else:
-        project.makepyprojecttoml(PYTHONPATH_INI + f'{name} = "{value}"\n')
+    """In-process: the settings are resolved from a configuration pytest parsed as it would
+    for the run; a subprocess run per value would only repeat the two cases below."""
+    args = _given(project, monkeypatch, source, name, value)
+    project.syspathinsert()
+    config = project.parseconfig(*args)
+
+    with pytest.raises(pytest.UsageError) as raised:
+        resolve(config)
+
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "value", "message"),
+    [BAD_VALUES[0], BAD_VALUES[4]],
+    ids=["env-strategy", "ini-metadata"],
+)
+def test_bad_value_stops_the_run_with_one_line_and_exit_code_4(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    name: str,
+    value: str,
+    message: str,
+) -> None:
+    args = _given(project, monkeypatch, source, name, value)
     project.makepyfile(test_nothing="def test_nothing(uow_session): pass")
 
     result = project.runpytest_subprocess("-p", "no:xdist", *args)

@@ -1,0 +1,31 @@
+import os
+
+import pytest
+from sqlalchemy import create_engine, text
+
+INSERT = text("INSERT INTO batches (reference, qty) VALUES ('b', 1)")
+
+
+def test_1_commits_through_the_plugin(uow_session):
+    uow_session.execute(INSERT)
+    uow_session.commit()
+
+
+@pytest.mark.uow(strategy="truncate")
+def test_2_commits_for_real(uow_session):
+    uow_session.execute(INSERT)
+    uow_session.commit()
+
+
+def test_3_commits_through_a_connection_of_its_own(uow_engine, uow_connection):
+    with uow_engine.begin() as connection:
+        connection.execute(INSERT)
+
+
+def test_4_writes_to_public_through_the_apps_own_engine(uow_session):
+    with create_engine(os.environ["APP_URL"]).begin() as connection:
+        connection.execute(text("INSERT INTO public.audit VALUES ('from test 4')"))
+
+
+def test_5_starts_empty(uow_session):
+    assert uow_session.execute(text("SELECT count(*) FROM batches")).scalar_one() == 0

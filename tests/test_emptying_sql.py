@@ -1,0 +1,64 @@
+"""Unit tests of the truncate strategy's SQL: which tables are deleted from, in which order,
+which are truncated, and which sequences restart. Pure logic, no database."""
+
+from __future__ import annotations
+
+from pytest_uow.cleaning import LARGE_TABLE_BYTES, USED_SEQUENCE, Table, emptying_sql
+
+SMALL = 8192
+LARGE = LARGE_TABLE_BYTES + 1
+
+
+def _tables(**references: tuple[int, ...]) -> dict[int, Table]:
+    """Tables named t<oid> (e.g. t1=(2,) makes table 1 reference table 2)."""
+    return {
+        int(name[1:]): Table(int(name[1:]), f"s.{name}", frozenset(refs))
+        for name, refs in references.items()
+    }
+
+
+def test_children_are_deleted_from_before_their_parents() -> None:
+    # t3 (order lines) -> t2 (orders) -> t1 (customers)
+    tables = _tables(t1=(), t2=(1,), t3=(2,))
+
+    sql = emptying_sql(tables, {}, {1: SMALL, 2: SMALL, 3: SMALL})
+
+    assert sql.split(";\n") == ["DELETE FROM s.t3", "DELETE FROM s.t2", "DELETE FROM s.t1"]
+
+
+def test_only_the_dirty_tables_are_touched() -> None:
+    tables = _tables(t1=(), t2=(1,), t3=())
+
+    assert emptying_sql(tables, {}, {3: SMALL}) == "DELETE FROM s.t3"
+
+
+def test_a_large_table_is_truncated_with_every_table_that_references_it() -> None:
+    # t2 references t1, t3 references t2: truncating t1 must take t2 and t3 along, even clean.
+    tables = _tables(t1=(), t2=(1,), t3=(2,), t4=())
+
+    sql = emptying_sql(tables, {}, {1: LARGE, 4: SMALL})
+
+    assert sql.split(";\n") == ["TRUNCATE s.t1, s.t2, s.t3", "DELETE FROM s.t4"]
+
+
+def test_tables_that_reference_each_other_are_truncated_together() -> None:
+    tables = _tables(t1=(2,), t2=(1,), t3=())
+
+    sql = emptying_sql(tables, {}, {1: SMALL, 2: SMALL, 3: SMALL})
+
+    assert sql == "TRUNCATE s.t1, s.t2, s.t3"
+
+
+def test_used_sequences_restart_at_their_start_value() -> None:
+    tables = _tables(t1=())
+
+    sql = emptying_sql(tables, {10: 1, 11: 100}, {1: SMALL, 11: USED_SEQUENCE})
+
+    assert sql.split(";\n") == [
+        "DELETE FROM s.t1",
+        "SELECT setval(11::oid::regclass, 100, false)",
+    ]
+
+
+def test_nothing_dirty_is_no_statement() -> None:
+    assert emptying_sql(_tables(t1=()), {}, {}) == ""

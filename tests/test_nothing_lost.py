@@ -92,7 +92,7 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     project.copy_example("reaping/test_linger.py")
 
     # 1. Every strategy, failing tests, a leftover lock, with the leak detector on.
-    result = project.runpytest_subprocess("-n", "2", "--uow-check-leaks")
+    result = project.runpytest_subprocess("-p", "no:xdist", "--uow-check-leaks")
     result.assert_outcomes(passed=7, failed=2)
     assert checksums(own_database) == before
 
@@ -113,7 +113,7 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     # 4. A run whose tables fail to be created, half way through.
     project.copy_example("nothing_lost/broken.py")
     result = project.runpytest_subprocess(
-        "-n", "2", "-k", "linger", "--uow-metadata=broken:metadata"
+        "-p", "no:xdist", "-k", "linger", "--uow-metadata=broken:metadata"
     )
     result.assert_outcomes(errors=2)
     assert checksums(own_database) == before

@@ -9,6 +9,7 @@ the remaining tests fail at once with that reason instead of each waiting for it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 from typing import Any
@@ -43,6 +44,15 @@ def _requested_isolation_level(bind: object) -> str | None:
     return str(level) if level is not None else None
 
 
+def _server_hung_up(dbapi_connection: Any) -> bool:
+    """Whether the server closed this idle connection: it has something to read only then."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    readable, _, _ = select.select([fileno()], [], [], 0)
+    return bool(readable)
+
+
 def _discard_connections_the_server_closed(engine: Engine) -> None:
     """Replace a pooled connection that the server closed (it restarted, or ended the backend)
     before a test gets it, so that a server that is gone shows at the test's setup, as the one
@@ -54,11 +64,8 @@ def _discard_connections_the_server_closed(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def check(dbapi_connection: Any, record: object, proxy: object) -> None:
-        fileno = getattr(dbapi_connection, "fileno", None)
-        if fileno is not None:
-            readable, _, _ = select.select([fileno()], [], [], 0)
-            if readable:
-                raise DisconnectionError("the server closed this pooled connection")
+        if _server_hung_up(dbapi_connection):
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 class _Environment:
@@ -102,6 +109,7 @@ class WorkerDatabase:
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
         self._engines_by_isolation: dict[str, Engine] = {}
+        self._kept_connection: Connection | None = None
         self.reaped: list[str] = []
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
@@ -220,6 +228,40 @@ class WorkerDatabase:
 
     # The ResetTarget of the strategies, and the baseline it owns.
 
+    def test_connection(self) -> Connection:
+        """A connection kept from test to test (the rollback strategy's): a pool checkout and
+        checkin per test cost about as much as the rest of the strategy. It is replaced when it
+        cannot serve as a fresh one would: closed or invalidated by the test, given execution
+        options (an isolation level, say) by it, or hung up on by the server."""
+        kept = self._kept_connection
+        if kept is not None and (
+            kept.closed
+            or kept.invalidated
+            or kept.get_execution_options() != self.engine.get_execution_options()
+            or _server_hung_up(kept.connection.dbapi_connection)
+        ):
+            self._discard_kept_connection()
+            kept = None
+        if kept is None:
+            kept = self._kept_connection = self.engine.connect()
+        else:
+            self._end_kept_transaction()
+        return kept
+
+    def _end_kept_transaction(self) -> None:
+        """A session the test did not close may begin a transaction on the kept connection
+        when it is collected; ended before anything that needs the tables' locks."""
+        kept = self._kept_connection
+        if kept is not None and not kept.closed and kept.in_transaction():
+            kept.rollback()
+
+    def _discard_kept_connection(self) -> None:
+        kept, self._kept_connection = self._kept_connection, None
+        if kept is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                kept.invalidate()
+            kept.close()
+
     def sequences_may_have_advanced(self) -> None:
         self._at_baseline = False
 
@@ -233,12 +275,14 @@ class WorkerDatabase:
 
     def empty(self) -> None:
         """Empty the tables that hold rows (the truncate strategy, and leaks found)."""
+        self._end_kept_transaction()
         self._at_baseline = False
         self._table_cleaner.clean()
         self._at_baseline = True
 
     def rebuild(self) -> None:
         """Drop the namespace and build it again from the source's compiled DDL (recreate)."""
+        self._end_kept_transaction()
         self._at_baseline = False
         cleaner = self._table_cleaner
         cleaner.forget_tables()
@@ -263,6 +307,7 @@ class WorkerDatabase:
         if self._engine is None:
             return None
         lost = self.lost
+        self._discard_kept_connection()
         engine, self._engine = self._engine, None
         self._environment.restore()
         if self._cleaner is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import ClassVar, Protocol
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pytest_uow.binding import Binding
 
@@ -22,6 +22,9 @@ class ResetTarget(Protocol):
     @property
     def engine(self) -> Engine:
         """Every connection of it uses the worker's namespace."""
+
+    def test_connection(self) -> Connection:
+        """A connection to the namespace, outside any transaction, for one test at a time."""
 
     def engine_like(self, original_bind: object) -> Engine:
         """The worker engine at the isolation level an application's own engine asked for."""

@@ -25,10 +25,10 @@ class RollbackStrategy:
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:
         target.sequences_may_have_advanced()
-        with target.engine.connect() as connection:
-            transaction = connection.begin()
-            try:
-                yield Binding(connection, connection, SAVEPOINT_OPTIONS)
-            finally:
-                if transaction.is_active:
-                    transaction.rollback()
+        connection = target.test_connection()
+        transaction = connection.begin()
+        try:
+            yield Binding(connection, connection, SAVEPOINT_OPTIONS)
+        finally:
+            if transaction.is_active:
+                transaction.rollback()

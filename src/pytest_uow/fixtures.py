@@ -1,4 +1,5 @@
-"""The public fixtures: thin and documented; a test's life is owned by ``reset.TestLife``."""
+"""The public fixtures: thin and documented; a test's life is owned by ``reset.py``, driven by
+the runtest hooks in ``plugin.py``."""
 
 from __future__ import annotations
 
@@ -12,34 +13,20 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pytest_uow.binding import Binding
-from pytest_uow.reset import Need, TestLife, need_of, open_database
-from pytest_uow.state import run_state
-from pytest_uow.strategies.registry import MARKER
+from pytest_uow.reset import open_database
+from pytest_uow.state import RunState, run_state
 
 
-@pytest.fixture(autouse=True)
-def _uow_test(request: pytest.FixtureRequest) -> Iterator[Binding | None]:
-    """The test's isolation, set up first so that it is torn down last: the reset comes after
-    the test's own fixtures have finished theirs. Tests that need nothing of the plugin get
-    ``None`` and cost one check; a test that uses only the session-scoped fixtures fails at
-    once, with the one reason, once the server is lost."""
-    state = run_state(request.config)
-    marker = request.node.get_closest_marker(MARKER)
-    need = need_of(request.node, state, marker)
-    if need is Need.ISOLATION:
-        life = TestLife(state, request.node, marker)
-        binding = life.start()
-        yield binding
-        life.finish()
-        return
-    if need is Need.DATABASE:
-        open_database(state)
-    yield None
+@pytest.fixture(scope="session")
+def _uow_run(request: pytest.FixtureRequest) -> RunState:
+    """The run's state, for the function fixtures: asking for ``request`` in each of them
+    would cost a fixture definition per test."""
+    return run_state(request.config)
 
 
-def _binding(value: Binding | None) -> Binding:
-    assert value is not None, "a function fixture of pytest-uow always isolates its test"
-    return value
+def _binding(state: RunState) -> Binding:
+    assert state.binding is not None, "a function fixture of pytest-uow always isolates its test"
+    return state.binding
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +51,9 @@ def uow_database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def uow_connection(_uow_test: Binding | None) -> Connection:
+def uow_connection(_uow_run: RunState) -> Connection:
     """The test's Connection; under ``rollback`` it is inside the transaction undone afterwards."""
-    return _binding(_uow_test).connection
+    return _binding(_uow_run).connection
 
 
 # One sessionmaker per set of options, copied for each test: a new sessionmaker builds a new
@@ -85,9 +72,9 @@ def _maker_for(binding: Binding) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def uow_session_factory(_uow_test: Binding | None) -> sessionmaker[Session]:
+def uow_session_factory(_uow_run: RunState) -> sessionmaker[Session]:
     """The ``sessionmaker`` to inject into a Unit of Work: ``SqlAlchemyUnitOfWork(factory)``."""
-    binding = _binding(_uow_test)
+    binding = _binding(_uow_run)
     if not binding.commits_are_real:
         return _maker_for(binding)
     # Real commits: a class of its own, whose sessions are closed before the reset (they may

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from pytest_uow.config import add_options, resolve
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
-    _uow_test,
+    _uow_run,
     uow_connection,
     uow_database_url,
     uow_engine,
@@ -21,7 +22,7 @@ from pytest_uow.fixtures import (
 )
 from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.report import settings_lines, summary_lines
-from pytest_uow.reset import Need, need_of
+from pytest_uow.reset import Need, begin, end, need_of
 from pytest_uow.server import RunServer
 from pytest_uow.state import STATE, RunState, run_state
 from pytest_uow.strategies.registry import MARKER, MARKER_HELP
@@ -29,7 +30,7 @@ from pytest_uow.workers import XdistHooks, hand_back, identify
 from pytest_uow.workspace import WorkerDatabase
 
 __all__ = [
-    "_uow_test",
+    "_uow_run",
     "uow_connection",
     "uow_database_url",
     "uow_engine",
@@ -81,6 +82,24 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     ):
         with contextlib.suppress(DatabaseSetupError):  # each test that needs it reports it
             state.database.open()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The test's isolation comes before any fixture, so that it is undone after them all.
+
+    Not ``tryfirst``: pytest sets fixtures up in its own implementation, which runs after this
+    plugin's, while the hooks of the project's conftest files still run before it (they may
+    wait for something the test's isolation depends on)."""
+    begin(item, run_state(item.config))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    """The reset comes after every fixture of the test has finished its teardown."""
+    try:
+        return (yield)
+    finally:
+        end(item, run_state(item.config))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -2,8 +2,10 @@
 
 The life: isolate (the strategy opens the test's binding, the application's factories are
 re-bound to it) → the test runs → reset (leaving the isolation undoes the test's writes) → leak
-check → at most one line of failure naming the test. It is owned here, by one object, so that
-the fixtures stay thin and the per-test path stays short.
+check → at most one line of failure naming the test. It is owned here, by one object, driven by
+the runtest hooks (``begin`` before every fixture is set up, ``end`` after every fixture is
+torn down), so that the fixtures stay thin and the per-test path stays short: a fixture that
+takes ``request`` costs pytest a new fixture definition per test.
 """
 
 from __future__ import annotations
@@ -75,6 +77,28 @@ def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, default: str) 
     except ValueError as error:
         message = f"@pytest.mark.{MARKER} on {item.nodeid}: {error}"
     _fail(message)
+
+
+def begin(item: pytest.Item, state: RunState) -> None:
+    """Before the test and all its fixtures: its isolation, if it needs one (the binding is
+    then ``state.binding``), or at least the worker's database."""
+    marker = item.get_closest_marker(MARKER)
+    need = need_of(item, state, marker)
+    if need is Need.ISOLATION:
+        life = TestLife(state, item, marker)
+        state.binding = life.start()
+        item.stash[_LIFE] = life
+    elif need is Need.DATABASE:
+        open_database(state)
+
+
+def end(item: pytest.Item, state: RunState) -> None:
+    """After the test and all its fixtures: its reset and leak check."""
+    life = item.stash.get(_LIFE, None)
+    if life is not None:
+        del item.stash[_LIFE]
+        state.binding = None
+        life.finish()
 
 
 class TestLife:
@@ -188,3 +212,6 @@ class TestLife:
             f"{self._check_leaks.source}): "
             + leak_report(leaks, database.name, self._strategy.name)
         )
+
+
+_LIFE = pytest.StashKey[TestLife]()

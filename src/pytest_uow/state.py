@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from pytest_uow.binding import Binding
 from pytest_uow.config import Settings
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker, WorkerResults
@@ -39,6 +40,8 @@ class RunState:
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
     # The controller's view of the whole run.
     results: RunResults = field(default_factory=RunResults)
+    # What the running test works with, while it has an isolation of its own.
+    binding: Binding | None = None
 
     def record_reset(self, strategy: str, seconds: float) -> None:
         self.reset_seconds.setdefault(strategy, []).append(seconds)

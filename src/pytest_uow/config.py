@@ -205,12 +205,12 @@ def resolve(config: pytest.Config) -> Settings:
     isolation = _check(
         _ISOLATION, _raw(config, _ISOLATION, DEFAULT_ISOLATION), _choice(tuple(ISOLATIONS))
     )
-    metadata = _check(_METADATA, _raw(config, _METADATA), _check_spec)
+    raw_metadata = _raw(config, _METADATA)
+    metadata = _check(_METADATA, raw_metadata, _check_spec)
     source: SchemaSource = NoTables()
     if metadata.value is not None:
-        source = _check(
-            _METADATA, _raw(config, _METADATA), _source_loader(metadata.source, isolation.value)
-        ).value
+        loader = _source_loader(metadata.source, isolation.value)
+        source = _check(_METADATA, raw_metadata, loader).value
     raw_sessionmakers = _raw(config, _SESSIONMAKERS, ())
     sessionmakers = _check(_SESSIONMAKERS, raw_sessionmakers, _split_specs)
     adapters = _check(_SESSIONMAKERS, raw_sessionmakers, _load_adapters).value

@@ -77,9 +77,8 @@ class _Environment:
 
     def export(self, variables: dict[str, str]) -> None:
         for name, value in variables.items():
-            previous = os.environ.get(name)
-            self._saved.setdefault(name, previous)
-            os.environ[name] = f"{previous} {value}" if name == "PGOPTIONS" and previous else value
+            self._saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
 
     def restore(self) -> None:
         for name, value in self._saved.items():

@@ -8,6 +8,7 @@ its lease: the reaper drops only marked schemas whose lease is free.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from sqlalchemy import literal, text
@@ -80,7 +81,10 @@ class SchemaIsolation:
         return server.update_query_dict(extra)
 
     def environment(self) -> dict[str, str]:
-        return {"PGOPTIONS": f"-c search_path={self.name}"}
+        """``PGOPTIONS`` with the worker's ``search_path`` after the options already given."""
+        given = os.environ.get("PGOPTIONS")
+        search_path = f"-c search_path={self.name}"
+        return {"PGOPTIONS": f"{given} {search_path}" if given else search_path}
 
     def _create_sql(self, dialect: Dialect) -> str:
         """The schema and its mark: the one place a worker schema is created."""

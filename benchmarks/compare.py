@@ -1,7 +1,8 @@
 """Compare pytest-uow's strategies with the approaches teams write by hand, side by side.
 
 Runs synthetic suites as real pytest runs on this machine, for each of the plugin's strategies
-(rollback, truncate, recreate, at each worker count) and three baselines (-n 0 only):
+(rollback, truncate, recreate, at each worker count, in each isolation mode: a schema per worker
+or a database per worker) and three baselines (-n 0 only):
 create-all/drop-all around every test, SQLAlchemy's hand-written savepoint recipe, and one
 TRUNCATE of every table after each test. Prints whole-suite wall times (median of several runs,
 with their spread) and the per-test reset cost measured inside each run, with ratios against
@@ -12,7 +13,9 @@ rollback and against create-all/drop-all; saves JSON and a PNG chart under bench
     python benchmarks/compare.py --full     # more sizes, rows and workers
 
 Results go to benchmarks/results/ (what the README shows), except those of --quick, which go to
-a temporary directory unless --save or --output says otherwise.
+a temporary directory unless --save or --output says otherwise. In database mode the template is
+built by the first run at each size and reused by the runs after it, as on a real server; the
+templates are dropped at the end.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -44,6 +47,8 @@ from synthetic import BASELINES, write_suite
 import pytest_uow
 
 STRATEGIES = tuple(pytest_uow.STRATEGIES)
+ISOLATIONS = tuple(pytest_uow.ISOLATIONS)
+PREFIX = "uowbench"
 RESULTS = Path(__file__).parent / "results"
 REFERENCE_BASELINE = "create-drop"
 _RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
@@ -72,6 +77,7 @@ class Result:
 
     variant: str
     kind: str  # "strategy" or "baseline"
+    isolation: str  # the strategies' isolation mode; a baseline's own schema: "schema"
     tables: int
     rows: int
     workers: str
@@ -123,6 +129,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="pytest-xdist worker counts for the strategies; baselines run "
         "with -n 0 only (default preset: 0 2)",
     )
+    parser.add_argument(
+        "--isolation",
+        nargs="+",
+        metavar="MODE",
+        choices=ISOLATIONS,
+        help=f"isolation modes for the strategies (default: {' '.join(ISOLATIONS)})",
+    )
     parser.add_argument("--tests", type=int, metavar="N", help="tests per suite (default: 60)")
     parser.add_argument(
         "--repeat",
@@ -149,6 +162,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, value in PRESETS[args.preset or "default"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.isolation is None:
+        args.isolation = list(ISOLATIONS)
     for name in ("tests", "repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -189,6 +204,8 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
         pytest_args = [
             f"--uow-url={server.render_as_string(hide_password=False)}",
             f"--uow-strategy={result.variant}",
+            f"--uow-isolation={result.isolation}",
+            f"--uow-schema-prefix={PREFIX}",
         ]
         pytest_args += ["-p", "no:xdist"] if result.workers == "0" else ["-n", result.workers]
     walls = []
@@ -227,7 +244,8 @@ def _check(plan: list[Result], tests: int) -> None:
     """Every variant measured every reset, with figures that make sense; else exit, so that a
     smoke run (``--quick`` in CI) fails loudly instead of saving holes."""
     problems = [
-        f"{r.variant} ({r.tables} tables, -n {r.workers}): {r.reset_ms or 'no figures'}"
+        f"{r.variant} ({r.isolation}, {r.tables} tables, -n {r.workers}): "
+        f"{r.reset_ms or 'no figures'}"
         for r in plan
         if r.reset_ms.get("count") != tests
         or not 0 < r.reset_ms["p50"] <= r.reset_ms["p95"]
@@ -241,11 +259,16 @@ def _plan(args: argparse.Namespace) -> list[Result]:
     plan = []
     for tables in args.tables:
         for rows in args.rows:
-            for strategy in STRATEGIES:
-                for workers in args.workers:
-                    plan.append(Result(strategy, "strategy", tables, rows, workers, args.tests))
+            for isolation in args.isolation:
+                for strategy in STRATEGIES:
+                    for workers in args.workers:
+                        plan.append(
+                            Result(
+                                strategy, "strategy", isolation, tables, rows, workers, args.tests
+                            )
+                        )
             for baseline in BASELINES:
-                plan.append(Result(baseline, "baseline", tables, rows, "0", args.tests))
+                plan.append(Result(baseline, "baseline", "schema", tables, rows, "0", args.tests))
     return plan
 
 
@@ -255,23 +278,29 @@ def _ratio(value: float, reference: float | None) -> str:
 
 def _report(results: list[Result]) -> list[str]:
     lines = [
-        f"{'tables':>6} {'rows':>4} {'variant':17} {'-n':>4} {'wall s (min-max)':>19} "
+        f"{'tables':>6} {'rows':>4} {'variant':17} {'isolation':9} {'-n':>4} "
+        f"{'wall s (min-max)':>19} "
         f"{'reset p50':>10} {'p95 ms':>8} {'p50 vs rollback':>16} {'p50 vs create-drop':>19} "
         f"{'wall vs create-drop':>20}"
     ]
     for result in results:
         same_point = [r for r in results if (r.tables, r.rows) == (result.tables, result.rows)]
+        rollbacks = [r for r in same_point if r.variant == "rollback"]
         rollback = next(
-            (r for r in same_point if r.variant == "rollback" and r.workers == result.workers), None
+            (
+                r
+                for r in rollbacks
+                if (r.workers, r.isolation) == (result.workers, result.isolation)
+            ),
+            next(iter(rollbacks), None),
         )
-        if rollback is None:
-            rollback = next((r for r in same_point if r.variant == "rollback"), None)
         create_drop = next((r for r in same_point if r.variant == REFERENCE_BASELINE), None)
         wall = result.wall_seconds
         p50 = result.reset_ms["p50"]
         create_drop_wall = create_drop.wall_seconds["median"] if create_drop else None
         lines.append(
-            f"{result.tables:>6} {result.rows:>4} {result.variant:17} {result.workers:>4} "
+            f"{result.tables:>6} {result.rows:>4} {result.variant:17} {result.isolation:9} "
+            f"{result.workers:>4} "
             f"{wall['median']:7.2f} ({wall['min']:.2f}-{wall['max']:.2f}) "
             f"{p50:10.2f} {result.reset_ms['p95']:8.2f} "
             f"{_ratio(p50, rollback.reset_ms['p50'] if rollback else None):>16} "
@@ -286,8 +315,8 @@ def _report(results: list[Result]) -> list[str]:
             (
                 r
                 for r in results
-                if (r.variant, r.tables, r.rows, r.workers)
-                == (result.variant, result.tables, result.rows, "0")
+                if (r.variant, r.isolation, r.tables, r.rows, r.workers)
+                == (result.variant, result.isolation, result.tables, result.rows, "0")
             ),
             None,
         )
@@ -295,6 +324,7 @@ def _report(results: list[Result]) -> list[str]:
             speedup = serial.wall_seconds["median"] / result.wall_seconds["median"]
             lines.append(
                 f"-n {result.workers} over -n 0: {speedup:.2f}x  ({result.variant}, "
+                f"{result.isolation}, "
                 f"{result.tables} tables, {result.rows} rows, {result.tests} tests)"
             )
     return lines
@@ -311,14 +341,17 @@ def _chart(results: list[Result], path: Path) -> bool:
         return False
     figure, axes = plt.subplots(figsize=(8, 5))
     rows = min(r.rows for r in results)
-    for variant in [*STRATEGIES, *BASELINES]:
+    curves = [(variant, "schema") for variant in [*STRATEGIES, *BASELINES]]
+    curves += [(variant, "database") for variant in STRATEGIES]
+    for variant, isolation in curves:
         points = sorted(
             (r.tables, r.reset_ms["p50"])
             for r in results
-            if r.variant == variant and r.workers == "0" and r.rows == rows
+            if (r.variant, r.isolation, r.workers, r.rows) == (variant, isolation, "0", rows)
         )
         if points:
-            axes.plot(*zip(*points, strict=True), marker="o", label=variant)
+            label = variant if isolation == "schema" else f"{variant} (database)"
+            axes.plot(*zip(*points, strict=True), marker="o", label=label)
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("tables in the schema")
@@ -330,6 +363,19 @@ def _chart(results: list[Result], path: Path) -> bool:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def drop_templates(admin: Engine, prefix: str = PREFIX) -> None:
+    """The database mode's templates of a benchmark's prefix: kept by design on a real
+    server, but these served the benchmark only."""
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        templates = connection.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p AND datistemplate"),
+            {"p": f"{prefix}\\_tpl\\_%"},
+        ).scalars()
+        for name in list(templates):
+            connection.execute(text(f"ALTER DATABASE {name} WITH IS_TEMPLATE false"))
+            connection.execute(text(f"DROP DATABASE {name}"))
 
 
 def _machine() -> dict[str, Any]:
@@ -370,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {bench_schema} CASCADE"))
+            drop_templates(admin)
             admin.dispose()
     _check(plan, args.tests)
     report = _report(plan)
@@ -383,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             "version": server_version,
         },
         "settings": {
-            name: getattr(args, name) for name in ("tables", "rows", "workers", "tests", "repeat")
+            name: getattr(args, name)
+            for name in ("tables", "rows", "workers", "isolation", "tests", "repeat")
         },
         "results": [asdict(result) for result in plan],
     }

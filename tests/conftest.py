@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -155,6 +158,27 @@ def public_guard(outside: Engine) -> Iterator[PublicGuard]:
     yield PublicGuard(outside, table)
     with outside.begin() as connection:
         connection.execute(text(f"DROP TABLE public.{table}"))
+
+
+def start_lingering_run(
+    project: pytest.Pytester, report_dir: Path, args: list[str], expected: int
+) -> subprocess.Popen[bytes]:
+    """A run of the project's ``test_linger.py`` that stays in its tests (``LINGER=1``) until
+    it is killed; returned once ``expected`` reports (one per worker) are in ``report_dir``."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args, "-p", "no:randomly", "-q", "test_linger.py"],
+        cwd=project.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LINGER": "1"},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(report_dir.iterdir())) < expected:
+        assert time.monotonic() < deadline, "the lingering run never reached its tests"
+        assert run.poll() is None, "the lingering run ended early"
+        time.sleep(0.05)
+    return run
 
 
 @pytest.fixture

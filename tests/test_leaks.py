@@ -62,9 +62,9 @@ def test_leaks_fail_the_test_that_left_them(
     result.stdout.fnmatch_lines(
         [
             found.format("test_4_writes_to_public_through_the_apps_own_engine", source)
-            + "rows written outside the worker schemas while it ran: public.audit (1 row) "
-            "(through an engine or connection that does not use the worker schema; use the uow "
-            "fixtures or uow_sessionmakers)",
+            + "rows written outside the worker namespaces while it ran: public.audit (1 row) "
+            "(through an engine or connection that does not use the worker's namespace; use the "
+            "uow fixtures or uow_sessionmakers)",
         ]
     )
     assert "Traceback" not in result.stdout.str()

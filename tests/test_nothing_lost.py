@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import schemas_named
-from tests.test_reaping import start_lingering_run
+from tests.conftest import schemas_named, start_lingering_run
 
 USER_DATA = """
 CREATE TABLE public.batches (id serial PRIMARY KEY, reference text UNIQUE, qty int NOT NULL);
@@ -99,7 +98,7 @@ def test_user_schemas_are_unchanged_by_runs_that_crash_fail_and_reap(
     # 2. Killed with kill -9, workers and all, in the middle of its tests.
     for report in report_dir.iterdir():
         report.unlink()
-    killed = start_lingering_run(project, report_dir, "uow", ["-n", "2"])
+    killed = start_lingering_run(project, report_dir, ["-n", "2", "--uow-schema-prefix=uow"], 2)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     assert checksums(own_database) == before

@@ -6,45 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import PublicGuard, schemas_named
+from tests.conftest import PublicGuard, schemas_named, start_lingering_run
 
 
-def start_lingering_run(
+def _start_lingering_run(
     project: pytest.Pytester, report_dir: Path, prefix: str, mode: list[str]
 ) -> subprocess.Popen[bytes]:
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *mode,
-            "-p",
-            "no:randomly",
-            "-q",
-            f"--uow-schema-prefix={prefix}",
-            "test_linger.py",  # only the lingering tests: one on each worker
-        ],
-        cwd=project.path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "LINGER": "1"},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
     expected = 2 if "-n" in mode else 1  # schemas: one per worker
-    while len(list(report_dir.iterdir())) < expected:
-        assert time.monotonic() < deadline, "the lingering run never reached its test"
-        assert run.poll() is None, "the lingering run ended early"
-        time.sleep(0.05)
-    return run
+    args = [*mode, f"--uow-schema-prefix={prefix}"]
+    return start_lingering_run(project, report_dir, args, expected)
 
 
 @pytest.fixture
@@ -71,7 +47,7 @@ def test_schemas_of_a_killed_run_are_reaped_by_the_next(
         connection.execute(text("CREATE TABLE public.guard (id int PRIMARY KEY, note text)"))
         connection.execute(text("INSERT INTO public.guard VALUES (1, 'one'), (2, 'two')"))
     before = guard.fingerprint()
-    killed = start_lingering_run(project, lingering_project, prefix, mode)
+    killed = _start_lingering_run(project, lingering_project, prefix, mode)
     os.killpg(killed.pid, signal.SIGKILL)  # kill -9 of pytest and its workers, mid-test
     killed.wait()
     left = schemas_named(outside, prefix)
@@ -103,7 +79,7 @@ def test_live_runs_and_schemas_that_are_not_ours_are_never_reaped(
         connection.execute(
             text(f"COMMENT ON SCHEMA {kept} IS 'pytest-uow kept: run=deadbeef worker=gw1'")
         )
-    live = start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
+    live = _start_lingering_run(project, lingering_project, prefix, ["-p", "no:xdist"])
     try:
         live_schema = next(lingering_project.iterdir()).read_text()
 

@@ -28,6 +28,7 @@ SPELLINGS = [
     ("sessionmakers", "sessionmakers", (None, "UOW_SESSIONMAKERS", "uow_sessionmakers")),
     ("pg bindir", "bindir", ("--uow-pg-bindir", "UOW_PG_BINDIR", "uow_pg_bindir")),
     ("check leaks", "check_leaks", ("--uow-check-leaks", "UOW_CHECK_LEAKS", "uow_check_leaks")),
+    ("rebuild", "rebuild", ("--uow-rebuild", "UOW_REBUILD", "uow_rebuild")),
 ]
 
 
@@ -48,6 +49,7 @@ def _values(server_url: str, prefix: str) -> dict[str, str]:
         "sessionmakers": "app:DEFAULT_SESSION_FACTORY",
         "bindir": _pg_bindir(),
         "check_leaks": "yes",
+        "rebuild": "on",
     }
 
 
@@ -69,6 +71,7 @@ def _configure(
             f"--uow-schema-prefix={values['prefix']}",
             f"--uow-pg-bindir={values['bindir']}",
             "--uow-check-leaks",
+            "--uow-rebuild",
         ]
     if source == "env":
         for name, key in [
@@ -81,6 +84,7 @@ def _configure(
             ("UOW_SESSIONMAKERS", "sessionmakers"),
             ("UOW_PG_BINDIR", "bindir"),
             ("UOW_CHECK_LEAKS", "check_leaks"),
+            ("UOW_REBUILD", "rebuild"),
         ]:
             monkeypatch.setenv(name, values[key])
         return []
@@ -96,6 +100,7 @@ def _configure(
         uow_sessionmakers = ["{values["sessionmakers"]}"]
         uow_pg_bindir = "{values["bindir"]}"
         uow_check_leaks = "{values["check_leaks"]}"
+        uow_rebuild = "{values["rebuild"]}"
     """)
     )
     return []
@@ -210,8 +215,16 @@ BAD_VALUES = [
     (
         "ini",
         "uow_isolation",
-        "database",
-        "uow_isolation: 'database' from ini uow_isolation in pyproject.toml: not one of: schema",
+        "databases",
+        "uow_isolation: 'databases' from ini uow_isolation in pyproject.toml: not one of: "
+        "schema, database",
+    ),
+    (
+        "env",
+        "UOW_REBUILD",
+        "maybe",
+        "uow_rebuild: 'maybe' from environment UOW_REBUILD: not a yes/no value; use one of: 1, "
+        "true, yes, on, 0, false, no, off",
     ),
     (
         "env",
@@ -360,4 +373,29 @@ def test_command_line_choices_come_from_the_registry(project: pytest.Pytester) -
             "*error: argument --uow-strategy: invalid choice: 'fast' "
             "(choose from *rollback*truncate*recreate*)"
         ]
+    )
+
+
+@pytest.mark.parametrize("isolation", ["schema", "database"])
+def test_tables_naming_a_schema_are_refused_in_schema_mode_only(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    """In-process, as above: the refusal names the isolation mode that serves such models."""
+    project.copy_example("database/billing.py")
+    monkeypatch.setenv("UOW_METADATA", "billing:metadata")
+    monkeypatch.setenv("UOW_ISOLATION", isolation)
+    project.syspathinsert()
+    config = project.parseconfig()
+
+    if isolation == "database":
+        assert resolve(config).source.tables_naming_a_schema() == ["billing.invoices"]
+        return
+    with pytest.raises(pytest.UsageError) as raised:
+        resolve(config)
+
+    assert str(raised.value) == (
+        "uow_metadata: 'billing:metadata' from environment UOW_METADATA: tables "
+        "billing.invoices name their own schema, and a worker schema holds only tables that name "
+        "none: set UOW_ISOLATION=database (a database per worker holds every schema), or leave "
+        "Table(schema=...) unset"
     )

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.scope import Scope
 
 # Tables larger than this on disk are truncated rather than deleted from.
 LARGE_TABLE_BYTES = 256 * 1024
@@ -31,34 +32,40 @@ class Table:
 
 
 _TABLES_QUERY = """
-SELECT c.oid, c.relname,
+SELECT c.oid, n.nspname, c.relname,
        coalesce((SELECT array_agg(DISTINCT f.confrelid::bigint) FROM pg_constraint f
                  WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid),
-                '{}') AS references
+                '{{}}') AS references
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')
-ORDER BY c.relname
+WHERE {scope} AND c.relkind IN ('r', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname
 """
 
 _SEQUENCES_QUERY = """
 SELECT s.seqrelid, s.seqstart
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = :schema
+WHERE {scope}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
 """
 USED_SEQUENCE = -1  # what the dirty query reports for a sequence instead of a table size
 
 
 class TableCleaner:
-    """Empties the worker schema's tables that hold rows, on a connection of its own.
+    """Empties the worker's tables that hold rows, on a connection of its own. Tables that
+    belong to an extension (PostGIS's ``spatial_ref_sys``, say) are the extension's, not the
+    tests': they are left alone.
 
     A lock a test left behind ends in a lock timeout, never a wait: the worker's own backends
-    holding locks on the schema are then terminated (see ``locks.py``) and listed in ``ended``.
+    holding locks on its tables are then terminated (see ``locks.py``) and listed in ``ended``.
     """
 
-    def __init__(self, engine: Engine, schema: str, application_name: str) -> None:
+    def __init__(self, engine: Engine, scope: Scope, application_name: str) -> None:
         self._engine = engine
-        self._schema = schema
+        self._scope = scope
         self._application_name = application_name
         self.ended: list[Backend] = []  # backends terminated since the caller last looked
         self._connection: Connection | None = None
@@ -75,18 +82,22 @@ class TableCleaner:
         return self._connection
 
     def _load_tables(self, connection: Connection) -> dict[int, Table]:
-        """Read the schema's tables once and prepare the one query that finds dirty ones."""
+        """Read the worker's tables once and prepare the one query that finds dirty ones."""
         preparer = self._engine.dialect.identifier_preparer
-        schema = preparer.quote_schema(self._schema)
+        scope, params = self._scope.condition(), self._scope.params
         tables = {
-            oid: Table(oid, f"{schema}.{preparer.quote(name)}", frozenset(map(int, references)))
-            for oid, name, references in connection.execute(
-                text(_TABLES_QUERY), {"schema": self._schema}
+            oid: Table(
+                oid,
+                f"{preparer.quote_schema(schema)}.{preparer.quote(name)}",
+                frozenset(map(int, references)),
+            )
+            for oid, schema, name, references in connection.execute(
+                text(_TABLES_QUERY.format(scope=scope)), params
             )
         }
         self._sequences = {
             int(oid): int(start)
-            for oid, start in connection.execute(text(_SEQUENCES_QUERY), {"schema": self._schema})
+            for oid, start in connection.execute(text(_SEQUENCES_QUERY.format(scope=scope)), params)
         }
         # Sequences advance even in rolled-back transactions, so they are checked too.
         probes = [
@@ -109,7 +120,7 @@ class TableCleaner:
         return tables
 
     def forget_tables(self) -> None:
-        """The schema changed: read its tables again before the next cleaning."""
+        """The tables changed: read them again before the next cleaning."""
         self._tables = None
 
     def clean(self) -> int:
@@ -140,7 +151,7 @@ class TableCleaner:
         the next call starts afresh."""
         try:
             self.ended += run_ending_our_lock_holders(
-                self._connect(), self._schema, self._application_name, work
+                self._connect(), self._scope, self._application_name, work
             )
         except BaseException:
             self.close()

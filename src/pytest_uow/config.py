@@ -61,6 +61,7 @@ class Settings:
     sessionmakers: Sourced[tuple[str, ...]]
     pg_bindir: Sourced[str | None]
     check_leaks: Sourced[bool]
+    rebuild: Sourced[bool]
     # What the named settings load, loaded once: the tables' source and the app's factories.
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
@@ -77,6 +78,7 @@ class Settings:
             "sessionmakers": self.sessionmakers,
             "pg bindir": self.pg_bindir,
             "check leaks": self.check_leaks,
+            "rebuild": self.rebuild,
         }
 
     @property
@@ -122,7 +124,8 @@ _ISOLATION = _Spec(
     "uow_isolation",
     "UOW_ISOLATION",
     "uow_isolation",
-    "how workers are kept apart (default: schema)",
+    "how workers are kept apart: a schema per worker, or a database per worker cloned from a "
+    "template (default: schema)",
     {"choices": tuple(ISOLATIONS)},
 )
 _STRATEGY = _Spec(
@@ -168,6 +171,13 @@ _CHECK_LEAKS = _Spec(
     "outside it, as an error of that test",
     {"action": argparse.BooleanOptionalAction},
 )
+_REBUILD = _Spec(
+    "uow_rebuild",
+    "UOW_REBUILD",
+    "uow_rebuild",
+    "build template databases afresh even where one built from the same tables exists",
+    {"action": argparse.BooleanOptionalAction},
+)
 SPECS = (
     _URL,
     _METADATA,
@@ -178,6 +188,7 @@ SPECS = (
     _SESSIONMAKERS,
     _PG_BINDIR,
     _CHECK_LEAKS,
+    _REBUILD,
 )
 
 
@@ -226,9 +237,17 @@ def resolve(config: pytest.Config) -> Settings:
         sessionmakers=sessionmakers,
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
         check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
+        rebuild=_check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool),
         source=source,
         adapters=adapters,
     )
+
+
+def source_identity(settings: Settings) -> str:
+    """The identity of the settings' schema source, for the dialect their server URL names
+    (the throwaway server's: psycopg2)."""
+    url = settings.url.value or make_url(f"postgresql+{DEFAULT_DRIVER}://")
+    return settings.source.identity(url.get_dialect()())
 
 
 def _overridden_on_the_command_line(config: pytest.Config, ini: str) -> bool:

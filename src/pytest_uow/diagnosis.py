@@ -53,19 +53,22 @@ _SERVER_CLASS_REMEDIES = {
 }
 
 
-def remedy(error: BaseException, server: str | None, tables: str, creating_tables: bool) -> str:
+def remedy(
+    error: BaseException, server: str | None, tables: str, creating_tables: bool, privilege: str
+) -> str:
     """What the user should do about ``error`` met while preparing the worker's namespace ("" if
     there is nothing more useful to say than the error itself).
 
-    ``server`` names the server setting and its source (None for the throwaway server), and
-    ``tables`` what builds the tables, as messages name them.
+    ``server`` names the server setting and its source (None for the throwaway server),
+    ``tables`` what builds the tables, as messages name them, and ``privilege`` what the
+    isolation mode needs on the server.
     """
     where = server or "uow_database_url"
     code = sqlstate(error)
     if code is not None and code[:2] in _SERVER_CLASS_REMEDIES:
         return _SERVER_CLASS_REMEDIES[code[:2]]
     if code == "42501":
-        return f"the user named in {where} needs the CREATE privilege on its database"
+        return f"the user named in {where} needs {privilege}"
     if creating_tables and not is_connection_failure(error):
         return f"a table of {tables} could not be created: fix the model or its DDL"
     if code is not None or server is None or not isinstance(error, DBAPIError):

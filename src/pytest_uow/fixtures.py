@@ -31,19 +31,22 @@ def _binding(state: RunState) -> Binding:
 
 @pytest.fixture(scope="session")
 def uow_schema(request: pytest.FixtureRequest) -> str:
-    """Name of this worker's schema: ``<prefix>_<run>_<worker>``."""
-    return open_database(run_state(request.config)).name
+    """Name of this worker's schema: ``<prefix>_<run>_<worker>`` (``public`` of the worker
+    database under ``uow_isolation = database``)."""
+    return open_database(run_state(request.config)).schema
 
 
 @pytest.fixture(scope="session")
 def uow_engine(request: pytest.FixtureRequest) -> Engine:
-    """An Engine whose every connection has the worker schema as its only ``search_path``."""
+    """An Engine whose every connection uses the worker's namespace: the worker schema as its
+    only ``search_path``, or the worker database."""
     return open_database(run_state(request.config)).engine
 
 
 @pytest.fixture(scope="session")
 def uow_database_url(request: pytest.FixtureRequest) -> str:
-    """URL of the worker's isolated database, ``search_path`` included.
+    """URL of the worker's isolated database: the worker schema's ``search_path`` included, or
+    the worker database named.
 
     Hand it to code that builds its own engine, such as a server started in a child process.
     """

@@ -1,8 +1,9 @@
 """The marks by which pytest-uow knows its own namespaces, and never touches anyone else's.
 
-Every worker namespace carries a comment naming the run and worker that own it. The reaper drops
-only namespaces marked as owned whose owner is gone; a kept namespace is marked as the user's;
-the leak detector skips namespaces of other workers and runs by the same marks.
+Every worker namespace (schema or database) carries a comment naming the run and worker that own
+it. The reaper drops only namespaces marked as owned whose owner is gone; a kept namespace is
+marked as the user's; the leak detector skips schemas of other workers and runs by the same
+marks. A template database is marked with the project's prefix and the run that built it.
 """
 
 from __future__ import annotations
@@ -16,3 +17,8 @@ ANY_MARK_PATTERN = "pytest-uow%"  # owned or kept: a worker namespace of some ru
 def mark(template: str, run_id: str, worker: str) -> str:
     """``template`` (``OWNED`` or ``KEPT``) filled in for one worker of one run."""
     return template.format(run=run_id, worker=worker)
+
+
+def template_mark(prefix: str, run_id: str) -> str:
+    """The comment of a template database of the project whose prefix is ``prefix``."""
+    return f"pytest-uow template prefix={prefix} run={run_id}"

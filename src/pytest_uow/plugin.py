@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from pytest_uow.config import add_options, resolve
+from pytest_uow.config import add_options, resolve, source_identity
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
     _uow_run,
@@ -52,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     server = None
     if settings.url.value is None:
         server = RunServer(worker.run_id, worker.controller_pid, settings.pg_bindir.value)
-    isolation = ISOLATIONS[settings.isolation.value].create(worker, settings.schema_prefix.value)
+    isolation = ISOLATIONS[settings.isolation.value].create(
+        worker, settings.schema_prefix.value, settings.rebuild.value
+    )
     state = RunState(
         settings=settings,
         worker=worker,
@@ -61,7 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE] = state
     if config.pluginmanager.hasplugin("xdist") and worker.is_controller:
-        config.pluginmanager.register(XdistHooks(worker, state.results.add), "uow-xdist")
+        identity = None
+        if ISOLATIONS[settings.isolation.value].uses_source_identity:
+            identity = functools.partial(source_identity, settings)
+        hooks = XdistHooks(worker, state.results.add, identity)
+        config.pluginmanager.register(hooks, "uow-xdist")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -109,11 +116,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     problem = database.close()
     if problem:
         warnings.warn(UowWarning(problem), stacklevel=1)
+    template = database.template
     results = {
         "database_used": opened,
         "reaped": database.reaped,
         "kept": [database.name] if opened and state.settings.keep.value else [],
         "reset_seconds": state.reset_seconds,
+        "ready_seconds": database.ready_seconds,
+        "template": template.__dict__ if template is not None else None,
     }
     hand_back(session.config, results, state.results.add)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pytest_uow.config import Settings, Sourced
+from pytest_uow.isolation.base import Template
+from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.server import ServerState
 from pytest_uow.state import RunResults
 
@@ -41,6 +43,22 @@ def reset_lines(reset_seconds: dict[str, list[float]]) -> list[str]:
     return lines
 
 
+def template_lines(templates: list[Template], ready_seconds: list[float]) -> list[str]:
+    """Per template the workers were cloned from: built in this run (and how long that took)
+    or reused, and how long the slowest worker waited for its database."""
+    lines = []
+    for name in sorted({template.name for template in templates}):
+        builds = [t.seconds for t in templates if t.name == name and t.built]
+        how = f"built in {builds[0]:.2f} s" if builds else "reused, built by an earlier run"
+        lines.append(f"uow: template {name} {how}")
+    if lines and ready_seconds:
+        lines[-1] += (
+            f"; {len(ready_seconds)} worker database(s) cloned from it, ready in "
+            f"{min(ready_seconds) * 1000:.0f}-{max(ready_seconds) * 1000:.0f} ms"
+        )
+    return lines
+
+
 def summary_lines(settings: Settings, results: RunResults, server: ServerState | None) -> list[str]:
     """The end of the run: the server, what was reaped, reset timings, what was kept. A run
     that used the plugin without configuring it had no header: its settings come first here."""
@@ -52,13 +70,15 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
             f"uow: throwaway PostgreSQL {server.version} ({server.origin}) "
             f"started in {server.start_seconds:.2f} s"
         )
+    noun = ISOLATIONS[settings.isolation.value].noun
     if results.reaped:
         lines.append(
-            f"uow: reaped {len(results.reaped)} worker schema(s) left by runs that died: "
+            f"uow: reaped {len(results.reaped)} {noun}(s) left by runs that died: "
             + ", ".join(sorted(results.reaped))
         )
+    lines += template_lines(results.templates, results.ready_seconds)
     lines += reset_lines(results.reset_seconds)
     if results.kept:
         where = "on the throwaway server, which is removed now" if server else "kept"
-        lines.append(f"uow: worker schemas {', '.join(sorted(results.kept))} {where}")
+        lines.append(f"uow: {noun}s {', '.join(sorted(results.kept))} {where}")
     return lines

@@ -188,8 +188,8 @@ class TestLife:
             warnings.warn(
                 UowWarning(
                     f"pytest-uow terminated {len(backends)} connection(s) that {self._test} left "
-                    f"holding locks on {database.isolation.noun} {database.name}, so that the "
-                    f"reset could run ({describe_backends(backends)}): close connections, "
+                    f"holding locks on {database.label}, so that the reset could run "
+                    f"({describe_backends(backends)}): close connections, "
                     "sessions and threads in the test or its fixtures"
                 ),
                 stacklevel=1,
@@ -201,7 +201,7 @@ class TestLife:
         database = self._database
         try:
             leaks = database.leak_detector.find()
-            if any(leak.in_worker_schema for leak in leaks):
+            if any(leak.in_worker_namespace for leak in leaks):
                 database.empty()
         except SQLAlchemyError as error:
             return database.explain(error, f"could not check {self._test} for leaks")
@@ -210,7 +210,7 @@ class TestLife:
         return (
             f"pytest-uow found rows that {self._test} left behind (uow_check_leaks, "
             f"{self._check_leaks.source}): "
-            + leak_report(leaks, database.name, self._strategy.name)
+            + leak_report(leaks, database.label, self._strategy.name)
         )
 
 

@@ -61,16 +61,25 @@ class MetaDataSource:
         self.description = description
         self._ddl: dict[str, str] = {}
 
+    def _schemas_sql(self, dialect: Dialect) -> list[str]:
+        """The schemas the tables name (database mode serves them): ``create_all`` creates
+        none."""
+        schemas = sorted({table.schema for table in self.metadata.tables.values() if table.schema})
+        quote = dialect.identifier_preparer.quote_schema
+        return [f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}" for schema in schemas]
+
     def build(self, connection: Connection) -> None:
+        for statement in self._schemas_sql(connection.dialect):
+            connection.exec_driver_sql(statement)
         self.metadata.create_all(connection)
 
     def ddl(self, dialect: Dialect) -> str:
-        """Everything ``create_all`` would send (types, tables, indexes), compiled once, so that
-        a rebuild is one round trip instead of ``create_all`` with an existence check per table.
-        """
+        """Everything ``build`` would send (schemas, types, tables, indexes), compiled once, so
+        that a rebuild is one round trip instead of ``create_all`` with an existence check per
+        table."""
         key = f"{dialect.name}+{dialect.driver}"
         if key not in self._ddl:
-            statements: list[str] = []
+            statements: list[str] = self._schemas_sql(dialect)
 
             def collect(statement: Any, *args: Any, **kwargs: Any) -> None:
                 statements.append(str(statement.compile(dialect=dialect)).strip())

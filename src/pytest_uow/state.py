@@ -8,6 +8,7 @@ import pytest
 
 from pytest_uow.binding import Binding
 from pytest_uow.config import Settings
+from pytest_uow.isolation.base import Template
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker, WorkerResults
 from pytest_uow.workspace import WorkerDatabase
@@ -21,11 +22,19 @@ class RunResults:
     reaped: list[str] = field(default_factory=list)
     database_used: bool = False
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
+    # Per worker that opened its namespace: seconds until it was ready.
+    ready_seconds: list[float] = field(default_factory=list)
+    # Per worker cloned from a template: which, and whether that worker built it.
+    templates: list[Template] = field(default_factory=list)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
         self.reaped.extend(results.get("reaped", []))
         self.database_used |= bool(results.get("database_used"))
+        if results.get("ready_seconds") is not None:
+            self.ready_seconds.append(results["ready_seconds"])
+        if results.get("template") is not None:
+            self.templates.append(Template(**results["template"]))
         for strategy, seconds in results.get("reset_seconds", {}).items():
             self.reset_seconds.setdefault(strategy, []).extend(seconds)
 

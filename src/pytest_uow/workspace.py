@@ -12,20 +12,23 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
-from pytest_uow.isolation.base import Isolation
+from pytest_uow.isolation.base import Isolation, Template, identified
+from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.leaks import LeakDetector
 from pytest_uow.locks import Backend, describe_backends
 from pytest_uow.server import RunServer
+from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
 
 
@@ -89,6 +92,29 @@ class _Environment:
         self._saved.clear()
 
 
+class _NotedBuild:
+    """The schema source, noting whether building the tables began: an error after that is
+    the tables' (the remedy says so), not the server's."""
+
+    def __init__(self, source: SchemaSource) -> None:
+        self._source = source
+        self.description = source.description
+        self.began = False
+
+    def build(self, connection: Connection) -> None:
+        self.began = True
+        self._source.build(connection)
+
+    def ddl(self, dialect: Dialect) -> str:
+        return self._source.ddl(dialect)
+
+    def identity(self, dialect: Dialect) -> str:
+        return self._source.identity(dialect)
+
+    def tables_naming_a_schema(self) -> list[str]:
+        return self._source.tables_naming_a_schema()
+
+
 class WorkerDatabase:
     """The worker's namespace, built by the schema source; implements the strategies'
     ``ResetTarget``, and is the one owner of "the namespace holds only its baseline"."""
@@ -102,21 +128,39 @@ class WorkerDatabase:
         self.isolation = isolation
         self._source = settings.source
         self._engine: Engine | None = None
+        self._server_engine: Engine | None = None
         self._url: URL | None = None
+        self.ready_seconds: float | None = None  # from the first need to the namespace built
         self._error: DatabaseSetupError | None = None
         self._environment = _Environment()
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
         self._engines_by_isolation: dict[str, Engine] = {}
         self._kept_connection: Connection | None = None
+        self._ended: list[Backend] = []  # ended by a rebuild, until the test life asks
         self.reaped: list[str] = []
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
 
     @property
     def name(self) -> str:
-        """The namespace's name (the worker schema)."""
+        """The namespace's name (the worker schema, or the worker database)."""
         return self.isolation.name
+
+    @property
+    def label(self) -> str:
+        """The namespace as messages name it: ``worker schema uow_1a2b_gw0``."""
+        return f"{self.isolation.noun} {self.name}"
+
+    @property
+    def schema(self) -> str:
+        """The schema unqualified names land in."""
+        return self.isolation.schema
+
+    @property
+    def template(self) -> Template | None:
+        """The template the namespace was cloned from (database mode)."""
+        return self.isolation.template
 
     @property
     def is_open(self) -> bool:
@@ -147,39 +191,41 @@ class WorkerDatabase:
             raise self._error
         if self._engine is not None:
             return
-        creating_tables = False
-
-        def build(connection: Connection) -> None:
-            nonlocal creating_tables
-            creating_tables = True
-            self._source.build(connection)
-
+        source = _NotedBuild(self._source)
+        server_engine = None
         try:
             server_url = self._settings.url.value
             if server_url is None:
                 assert self._server is not None
                 server_url = self._server.url()
-            url = self.isolation.select(server_url, self._worker.application_name)
+            started = time.perf_counter()
+            application_name = self._worker.application_name
+            server_engine = create_engine(identified(server_url, application_name))
+            url = self.isolation.select(server_url, application_name)
             engine = create_engine(url)
             _discard_connections_the_server_closed(engine)
-            self.reaped = self.isolation.reap(engine)
-            self.isolation.create(engine, build)
+            self.reaped = self.isolation.reap(server_engine)
+            self.isolation.create(server_engine, engine, source)
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
             self.isolation.release()
+            if server_engine is not None:
+                server_engine.dispose()
             self._error = DatabaseSetupError(
-                f"pytest-uow could not create {self.isolation.noun} {self.name} on "
-                f"{self.where}: {one_line(error)}{self._remedy(error, creating_tables)}"
+                f"pytest-uow could not create {self.label} on "
+                f"{self.where}: {one_line(error)}{self._remedy(error, source.began)}"
             )
             raise self._error from error
-        self._engine, self._url = engine, url
+        self._engine, self._server_engine, self._url = engine, server_engine, url
+        self.ready_seconds = round(time.perf_counter() - started, 4)
         self._environment.export(
-            {**self.isolation.environment(), "PGAPPNAME": self._worker.application_name}
+            {**self.isolation.environment(url), "PGAPPNAME": self._worker.application_name}
         )
 
     def _remedy(self, error: BaseException, creating_tables: bool) -> str:
         url = self._settings.url
         server = f"uow_database_url ({url.source})" if url.value is not None else None
-        what_to_do = remedy(error, server, self._source.description, creating_tables)
+        privilege = ISOLATIONS[self._settings.isolation.value].privilege
+        what_to_do = remedy(error, server, self._source.description, creating_tables, privilege)
         return f"; {what_to_do}" if what_to_do else ""
 
     def explain(self, error: SQLAlchemyError, failed: str) -> str:
@@ -206,23 +252,29 @@ class WorkerDatabase:
         return self._error is not None and self._engine is not None
 
     def take_ended_backends(self) -> list[Backend]:
-        """The worker's backends terminated for holding locks since the last call."""
-        if self._cleaner is None:
-            return []
-        ended, self._cleaner.ended = self._cleaner.ended, []
+        """The worker's backends terminated for holding locks (or for staying connected to a
+        worker database that was replaced) since the last call."""
+        ended, self._ended = self._ended, []
+        if self._cleaner is not None:
+            ended, self._cleaner.ended = ended + self._cleaner.ended, []
         return ended
 
     @property
     def _table_cleaner(self) -> TableCleaner:
         if self._cleaner is None:
-            self._cleaner = TableCleaner(self.engine, self.name, self._worker.application_name)
+            self._cleaner = TableCleaner(
+                self.engine, self.isolation.scope, self._worker.application_name
+            )
         return self._cleaner
 
     @property
     def leak_detector(self) -> LeakDetector:
-        """Finds the rows a test left behind (``--uow-check-leaks``)."""
+        """Finds the rows a test left behind (``--uow-check-leaks``). Where the worker has a
+        database of its own, rows written outside it are looked for in the server URL's."""
         if self._leak_detector is None:
-            self._leak_detector = LeakDetector(self.engine, self.name)
+            whole_database = self.isolation.scope.schema is None
+            outside = self._server_engine if whole_database else None
+            self._leak_detector = LeakDetector(self.engine, self.isolation.scope, outside)
         return self._leak_detector
 
     # The ResetTarget of the strategies, and the baseline it owns.
@@ -280,13 +332,26 @@ class WorkerDatabase:
         self._at_baseline = True
 
     def rebuild(self) -> None:
-        """Drop the namespace and build it again from the source's compiled DDL (recreate)."""
-        self._end_kept_transaction()
+        """Drop the namespace and build it again (recreate). The worker's own connections to
+        it go first: a worker database cannot be dropped while anything is connected to it."""
+        engine = self.engine
         self._at_baseline = False
-        cleaner = self._table_cleaner
-        cleaner.forget_tables()
-        cleaner.run_locked(lambda connection: self.isolation.rebuild(connection, self._source))
+        self._close_connections()
+        engine.dispose()
+        assert self._server_engine is not None
+        self._ended += self.isolation.rebuild(self._server_engine, engine, self._source)
         self._at_baseline = True
+
+    def _close_connections(self) -> None:
+        """The kept test connection, the cleaner's and the leak detector's (which reconnect
+        when next needed)."""
+        self._discard_kept_connection()
+        if self._cleaner is not None:
+            self._ended += self._cleaner.ended
+            self._cleaner.close()
+            self._cleaner = None
+        if self._leak_detector is not None:
+            self._leak_detector.close()
 
     def engine_like(self, original_bind: object) -> Engine:
         """The worker engine, at the isolation level the application's own engine asked for."""
@@ -306,32 +371,30 @@ class WorkerDatabase:
         if self._engine is None:
             return None
         lost = self.lost
-        self._discard_kept_connection()
+        self._close_connections()
+        self._leak_detector = None
         engine, self._engine = self._engine, None
+        server_engine, self._server_engine = self._server_engine, None
+        assert server_engine is not None
         self._environment.restore()
-        if self._cleaner is not None:
-            self._cleaner.close()
-            self._cleaner = None
-        if self._leak_detector is not None:
-            self._leak_detector.close()
-            self._leak_detector = None
         engine.dispose()
         try:
             if lost:
                 return None
             if self._settings.keep.value:
-                self.isolation.keep(engine)
+                self.isolation.keep(server_engine)
                 return None
-            ended = self.isolation.drop(engine)
+            ended = self.isolation.drop(server_engine)
         except (SQLAlchemyError, UowError) as error:
-            return f"pytest-uow could not drop {self.isolation.noun} {self.name}: {one_line(error)}"
+            return f"pytest-uow could not drop {self.label}: {one_line(error)}"
         finally:
             self.isolation.release()
             engine.dispose()
+            server_engine.dispose()
         if ended:
             return (
                 f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
-                f"held locks on {self.isolation.noun} {self.name} at the end of the run, so "
+                f"held locks on {self.label} at the end of the run, so "
                 f"that it could be dropped: {describe_backends(ended)}"
             )
         return None

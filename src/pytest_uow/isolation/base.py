@@ -4,6 +4,10 @@ An isolation mode names the worker's namespace, selects it for every connection 
 connection options (never a ``SET`` inside a transaction, which a rollback would undo), exports
 that selection to child processes, creates it marked as the worker's, rebuilds, keeps or drops it,
 and reaps the namespaces of runs that died.
+
+Two engines reach the server: ``server``, on the database the server URL names (where the
+worker's lease lives, and where databases are created and dropped), and ``engine``, whose every
+connection uses the worker's namespace.
 """
 
 from __future__ import annotations
@@ -12,11 +16,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Engine
 
 from pytest_uow.locks import Backend
+from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
+
+CONNECT_TIMEOUT_SECONDS = "10"
+
+
+def identified(server: URL, application_name: str) -> URL:
+    """``server``'s URL with the worker's application name, by which its backends are known
+    (``locks.py``), and a connect timeout unless the URL has one: an unreachable host fails,
+    never hangs."""
+    extra = {"application_name": application_name}
+    if "connect_timeout" not in server.query:
+        extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return server.update_query_dict(extra)
+
+
+@dataclass(frozen=True)
+class Template:
+    """The template database a worker database was cloned from, and how it came to be."""
+
+    name: str
+    built: bool  # by this worker; else reused, built earlier by this run or another
+    seconds: float  # building it, or waiting for it
 
 
 class Isolation(Protocol):
@@ -24,28 +50,33 @@ class Isolation(Protocol):
 
     noun: str  # how messages name it: "worker schema"
     name: str
+    schema: str  # what ``uow_schema`` gives: the schema unqualified names land in
+    scope: Scope  # the worker's schemas, in the database its engine connects to
+    template: Template | None  # what the namespace was cloned from, once created
 
     def select(self, server: URL, application_name: str) -> URL:
         """``server``'s URL with the options that make every connection use the namespace."""
 
-    def environment(self) -> dict[str, str]:
-        """Variables that make libpq connections of child processes use the namespace too."""
+    def environment(self, url: URL) -> dict[str, str]:
+        """Variables that make libpq connections of child processes use the namespace too;
+        ``url`` is what ``select`` gave."""
 
-    def reap(self, engine: Engine) -> list[str]:
+    def reap(self, server: Engine) -> list[str]:
         """Drop the namespaces of runs that died; return their names."""
 
-    def create(self, engine: Engine, build: Callable[[Connection], None]) -> None:
-        """Create the namespace, marked as the worker's, and claim it; ``build`` creates the
-        tables in the same transaction, on a connection that uses the namespace."""
+    def create(self, server: Engine, engine: Engine, source: SchemaSource) -> None:
+        """Create the namespace, marked as the worker's, claim it, and have ``source`` build
+        its tables."""
 
-    def rebuild(self, connection: Connection, source: SchemaSource) -> None:
-        """Drop and create the namespace again, in ``connection``'s transaction."""
+    def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
+        """Drop the namespace and create it again as ``create`` left it, while no connection
+        of the worker engine is pooled; return the worker's backends ended on the way."""
 
-    def keep(self, engine: Engine) -> None:
+    def keep(self, server: Engine) -> None:
         """Leave the namespace for the user to inspect: marked so, never reaped."""
 
-    def drop(self, engine: Engine) -> list[Backend]:
-        """Drop the namespace; return the worker's backends terminated for holding locks."""
+    def drop(self, server: Engine) -> list[Backend]:
+        """Drop the namespace; return the worker's backends terminated on the way."""
 
     def release(self) -> None:
         """Give up the worker's claim on the namespace (the end of the worker, or a failure)."""
@@ -56,6 +87,12 @@ class IsolationMode:
     """A value of ``uow_isolation``."""
 
     name: str
-    create: Callable[[Worker, str], Isolation]  # (worker, prefix) -> its namespace
+    noun: str  # what the summary calls its namespaces: "worker schema"
+    # (worker, prefix, rebuild templates) -> the worker's namespace
+    create: Callable[[Worker, str, bool], Isolation]
     # Why the mode cannot serve a source, as a usage error says it; None if it can.
     refusal: Callable[[SchemaSource], str | None]
+    # The privilege the mode needs on the server, as the remedy for lacking it says it.
+    privilege: str
+    # Whether its namespaces are named by the source's identity (then worked out once a run).
+    uses_source_identity: bool = False

@@ -9,20 +9,21 @@ its lease: the reaper drops only marked schemas whose lease is free.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from sqlalchemy import literal, text
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from pytest_uow.isolation.base import Template, identified
 from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark
+from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
 
-CONNECT_TIMEOUT_SECONDS = "10"
 _LEASE_KEY = "hashtextextended(:schema, 0)"
+PRIVILEGE = "the CREATE privilege on its database"
 
 
 def refusal(source: SchemaSource) -> str | None:
@@ -31,8 +32,9 @@ def refusal(source: SchemaSource) -> str | None:
     if not foreign:
         return None
     return (
-        f"tables {', '.join(foreign)} name their own schema; pytest-uow creates tables only "
-        "in the worker schema, so leave Table(schema=...) unset"
+        f"tables {', '.join(foreign)} name their own schema, and a worker schema holds only "
+        "tables that name none: set UOW_ISOLATION=database (a database per worker holds "
+        "every schema), or leave Table(schema=...) unset"
     )
 
 
@@ -61,26 +63,25 @@ class SchemaIsolation:
     """The worker's schema: ``<prefix>_<run>_<worker>``."""
 
     noun = "worker schema"
+    template: Template | None = None  # built by the source in place, every run
 
-    def __init__(self, worker: Worker, prefix: str) -> None:
+    def __init__(self, worker: Worker, prefix: str, rebuild: bool = False) -> None:
+        """``rebuild`` asks for nothing here: a worker schema is built afresh every run."""
         self._worker = worker
-        self.name = worker.namespace_name(prefix)
+        self.name = self.schema = worker.namespace_name(prefix)
+        self.scope = Scope(f"{self.noun} {self.name}", self.name)
         self._owned = mark(OWNED, worker.run_id, worker.name)
         self._lease: Connection | None = None
 
     def select(self, server: URL, application_name: str) -> URL:
-        """The server URL with the worker's ``search_path`` and application name baked in, and
-        a connect timeout unless the URL has one: an unreachable host fails, never hangs."""
+        """The server URL with the worker's ``search_path`` and application name baked in."""
         given = server.query.get("options") or ()
         options = " ".join(
             [*([given] if isinstance(given, str) else given), search_path_option(self.name)]
         )
-        extra = {"options": options, "application_name": application_name}
-        if "connect_timeout" not in server.query:
-            extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-        return server.update_query_dict(extra)
+        return identified(server, application_name).update_query_dict({"options": options})
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, url: URL) -> dict[str, str]:
         """``PGOPTIONS`` with the worker's ``search_path`` after the options already given."""
         given = os.environ.get("PGOPTIONS")
         search_path = f"-c search_path={self.name}"
@@ -91,32 +92,42 @@ class SchemaIsolation:
         create = CreateSchema(self.name).compile(dialect=dialect)
         return f"{create};\n{_comment_sql(dialect, self.name, self._owned)};\n"
 
-    def reap(self, engine: Engine) -> list[str]:
-        return _reap_abandoned(engine)
+    def reap(self, server: Engine) -> list[str]:
+        return _reap_abandoned(server)
 
-    def create(self, engine: Engine, build: Callable[[Connection], None]) -> None:
-        self._lease = _take_lease(engine, self.name)
+    def create(self, server: Engine, engine: Engine, source: SchemaSource) -> None:
+        """The schema, its mark and its tables in one transaction, on a connection that already
+        has the schema on its ``search_path``."""
+        self._lease = _take_lease(server, self.name)
         with engine.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
-            build(connection)
+            source.build(connection)
 
-    def rebuild(self, connection: Connection, source: SchemaSource) -> None:
+    def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
         """Drop the schema and replay its creation and the source's DDL in one round trip,
         mark included, so that the reaper still knows it as ours."""
-        dialect = connection.dialect
-        drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
-        connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{source.ddl(dialect)}")
 
-    def keep(self, engine: Engine) -> None:
-        with engine.begin() as connection:
+        def replace(connection: Connection) -> None:
+            dialect = connection.dialect
+            drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
+            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{source.ddl(dialect)}")
+
+        with engine.connect() as connection:
+            return run_ending_our_lock_holders(
+                connection, self.scope, self._worker.application_name, replace
+            )
+
+    def keep(self, server: Engine) -> None:
+        with server.begin() as connection:
             comment = mark(KEPT, self._worker.run_id, self._worker.name)
             connection.exec_driver_sql(_comment_sql(connection.dialect, self.name, comment))
 
-    def drop(self, engine: Engine) -> list[Backend]:
-        with engine.connect() as connection:
+    def drop(self, server: Engine) -> list[Backend]:
+        with server.connect() as connection:
             return run_ending_our_lock_holders(
                 connection,
-                self.name,
+                self.scope,
                 self._worker.application_name,
                 lambda connection: _drop(connection, self.name),
             )

@@ -406,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             for index, result in enumerate(plan, 1):
                 print(
-                    f"[{index}/{len(plan)}] {result.variant}, {result.tables} tables, "
+                    f"[{index}/{len(plan)}] {result.variant} ({result.isolation}), "
+                    f"{result.tables} tables, "
                     f"{result.rows} rows, -n {result.workers}, {result.tests} tests "
                     f"x {args.repeat}  ({time.perf_counter() - started:.0f} s)",
                     file=sys.stderr,

@@ -308,12 +308,17 @@ def test_database_mode_on_the_throwaway_server(
 ) -> None:
     monkeypatch.delenv("UOW_DATABASE_URL")
     billing.copy_example("database/test_strategies.py")
+    billing.makepyprojecttoml(BILLING_INI.replace('uow_isolation = "database"\n', ""))
 
-    result = billing.runpytest_subprocess("-n", "2")
+    result = billing.runpytest_subprocess("-n", "2", "--uow-isolation=database")
 
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(
-        ["uow: throwaway PostgreSQL *", "uow: template *_tpl_* built in *; 2 worker database(s)*"]
+        [
+            "uow: isolation=database (command line --uow-isolation)",
+            "uow: throwaway PostgreSQL *",
+            "uow: template uow_tpl_* built in *; 2 worker database(s)*",
+        ]
     )
 
 

@@ -332,12 +332,19 @@ class WorkerDatabase:
         self._at_baseline = True
 
     def rebuild(self) -> None:
-        """Drop the namespace and build it again (recreate). The worker's own connections to
-        it go first: a worker database cannot be dropped while anything is connected to it."""
+        """Drop the namespace and build it again (recreate). Where the rebuild replaces a
+        database, the worker's own connections to it go first: a database cannot be dropped while
+        anything is connected to it. A worker schema is rebuilt beside them (reconnecting all
+        of them cost ``recreate`` 5 ms a test at 10 tables)."""
         engine = self.engine
         self._at_baseline = False
-        self._close_connections()
-        engine.dispose()
+        if self.isolation.rebuild_replaces_database:
+            self._close_connections()
+            engine.dispose()
+        else:
+            self._end_kept_transaction()
+            if self._cleaner is not None:
+                self._cleaner.forget_tables()
         assert self._server_engine is not None
         self._ended += self.isolation.rebuild(self._server_engine, engine, self._source)
         self._at_baseline = True

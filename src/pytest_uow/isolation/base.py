@@ -53,6 +53,9 @@ class Isolation(Protocol):
     schema: str  # what ``uow_schema`` gives: the schema unqualified names land in
     scope: Scope  # the worker's schemas, in the database its engine connects to
     template: Template | None  # what the namespace was cloned from, once created
+    # Whether ``rebuild`` drops the database the worker engine connects to (then none of the
+    # engine's connections may be open); else it rebuilds beside them.
+    rebuild_replaces_database: bool
 
     def select(self, server: URL, application_name: str) -> URL:
         """``server``'s URL with the options that make every connection use the namespace."""
@@ -69,8 +72,8 @@ class Isolation(Protocol):
         its tables."""
 
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
-        """Drop the namespace and create it again as ``create`` left it, while no connection
-        of the worker engine is pooled; return the worker's backends ended on the way."""
+        """Drop the namespace and create it again as ``create`` left it; return the worker's
+        backends ended on the way."""
 
     def keep(self, server: Engine) -> None:
         """Leave the namespace for the user to inspect: marked so, never reaped."""

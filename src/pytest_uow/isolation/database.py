@@ -162,6 +162,7 @@ class DatabaseIsolation:
 
     noun = "worker database"
     schema = "public"
+    rebuild_replaces_database = True
 
     def __init__(self, worker: Worker, prefix: str, rebuild: bool = False) -> None:
         """``rebuild``: build the template afresh even where one with the same hash exists."""

@@ -64,6 +64,7 @@ class SchemaIsolation:
 
     noun = "worker schema"
     template: Template | None = None  # built by the source in place, every run
+    rebuild_replaces_database = False
 
     def __init__(self, worker: Worker, prefix: str, rebuild: bool = False) -> None:
         """``rebuild`` asks for nothing here: a worker schema is built afresh every run."""

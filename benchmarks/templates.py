@@ -4,7 +4,7 @@ For each schema size, two runs of the same synthetic suite (``-n 2``, ``uow_isol
 database``) against one server: the first builds the template, the second finds it by its hash
 and only clones it. Prints, from each run's summary, how long the build took and how long the
 workers waited for their databases (from asking for it to having it: reaping, the template, the
-clone), and the whole run's wall time.
+clone; not the import of the database driver), and the whole run's wall time.
 
     python benchmarks/templates.py                 # a throwaway server (data in RAM)
     UOW_DATABASE_URL=postgresql://... python benchmarks/templates.py   # a real server
@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'tables':>6} {'run':9} {'template':>12} {'worker ready ms (min-max)':>26} {'wall s':>7}"
     ]
     with contextlib.ExitStack() as stack:
-        server = configured or stack.enter_context(pytest_uow.throwaway_server())
-        admin = create_engine(make_url(server), poolclass=NullPool)
+        server_url = make_url(configured or stack.enter_context(pytest_uow.throwaway_server()))
+        if "+" not in server_url.drivername:
+            server_url = server_url.set(drivername="postgresql+psycopg2")
+        server = server_url.render_as_string(hide_password=False)
+        admin = create_engine(server_url, poolclass=NullPool)
         try:
             for tables in args.tables:
                 with tempfile.TemporaryDirectory(prefix="uow-templates-") as directory:

@@ -48,19 +48,25 @@ def _autocommit(engine: Engine, *statements: str) -> None:
 
 
 @pytest.fixture
-def billing(
-    project: pytest.Pytester, outside: Engine, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[pytest.Pytester]:
-    """A project whose models name the ``billing`` schema, in database mode, with a prefix of
-    its own; every database of that prefix (templates included) is dropped afterwards."""
-    project.copy_example("database/billing.py")
-    project.makepyprojecttoml(BILLING_INI + f'uow_schema_prefix = "{prefix}"\n')
-    monkeypatch.setenv("REPORT_DIR", str(project.mkdir("reports")))
-    yield project
+def own_prefix(outside: Engine, prefix: str) -> Iterator[str]:
+    """A prefix of this test's own; every database of that prefix (templates included) is
+    dropped afterwards."""
+    yield prefix
     for name, (_, template, _, _) in databases_named(outside, prefix).items():
         if template:
             _autocommit(outside, f"ALTER DATABASE {name} WITH IS_TEMPLATE false")
         _autocommit(outside, f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def billing(
+    project: pytest.Pytester, own_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """A project whose models name the ``billing`` schema, in database mode."""
+    project.copy_example("database/billing.py")
+    project.makepyprojecttoml(BILLING_INI + f'uow_schema_prefix = "{own_prefix}"\n')
+    monkeypatch.setenv("REPORT_DIR", str(project.mkdir("reports")))
+    return project
 
 
 def _reported(project: pytest.Pytester) -> set[str]:
@@ -106,6 +112,25 @@ def test_every_strategy_in_a_database_per_worker(
     assert (is_template, allows_connections) == (True, False)
     assert comment.startswith(f"pytest-uow template prefix={prefix} run=")
     assert public_guard.fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    ("strategy", "mode"), [("rollback", ["-n", "2"]), ("truncate", ["-p", "no:xdist"])]
+)
+def test_the_apps_own_sessionmaker_is_re_bound_to_the_worker_database(
+    project: pytest.Pytester, outside: Engine, own_prefix: str, strategy: str, mode: list[str]
+) -> None:
+    """The app's import-time engine names a server that is not there: its sessionmaker works
+    only because it is re-bound, to the test's connection or to the worker engine."""
+    project.makepyprojecttoml(
+        PROJECT_INI + f'uow_isolation = "database"\nuow_schema_prefix = "{own_prefix}"\n'
+    )
+    project.copy_example("isolation/test_commits.py")
+
+    result = project.runpytest_subprocess(*mode, f"--uow-strategy={strategy}")
+
+    result.assert_outcomes(passed=16)
+    assert list(databases_named(outside, own_prefix)) == list(_templates(outside, own_prefix))
 
 
 def test_a_template_is_reused_until_the_models_change_or_a_rebuild_is_asked_for(

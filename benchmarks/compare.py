@@ -136,6 +136,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=ISOLATIONS,
         help=f"isolation modes for the strategies (default: {' '.join(ISOLATIONS)})",
     )
+    parser.add_argument(
+        "--seed-rows",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the strategies' runs get a uow_seed of N reference rows (default: 0, no seed)",
+    )
     parser.add_argument("--tests", type=int, metavar="N", help="tests per suite (default: 60)")
     parser.add_argument(
         "--repeat",
@@ -167,8 +174,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("tests", "repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if min(args.tables) < 1 or min(args.rows) < 0:
-        parser.error("--tables must be at least 1 and --rows at least 0")
+    if min(args.tables) < 1 or min(args.rows) < 0 or args.seed_rows < 0:
+        parser.error("--tables must be at least 1, --rows and --seed-rows at least 0")
     return args
 
 
@@ -196,7 +203,7 @@ def run_pytest(root: Path, args: list[str], env: dict[str, str]) -> tuple[float,
     return elapsed, result.stdout
 
 
-def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
+def _measure(result: Result, server: URL, bench_url: URL, repeat: int, seed_rows: int = 0) -> None:
     env = dict(os.environ, BENCH_URL=bench_url.render_as_string(hide_password=False))
     if result.kind == "baseline":
         pytest_args = ["-p", "no:uow", "-p", "no:xdist"]
@@ -206,6 +213,7 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
             f"--uow-strategy={result.variant}",
             f"--uow-isolation={result.isolation}",
             f"--uow-schema-prefix={PREFIX}",
+            *(["--uow-seed=models:seed"] if seed_rows else []),
         ]
         pytest_args += ["-p", "no:xdist"] if result.workers == "0" else ["-n", result.workers]
     walls = []
@@ -217,6 +225,7 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int) -> None:
             tests=result.tests,
             rows=result.rows,
             variant=result.variant,
+            seed_rows=seed_rows,
         )
         for _ in range(repeat):
             wall, output = run_pytest(Path(directory), pytest_args, env)
@@ -413,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                _measure(result, server_url, bench_url, args.repeat)
+                _measure(result, server_url, bench_url, args.repeat, args.seed_rows)
         finally:
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {bench_schema} CASCADE"))
@@ -432,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "settings": {
             name: getattr(args, name)
-            for name in ("tables", "rows", "workers", "isolation", "tests", "repeat")
+            for name in ("tables", "rows", "workers", "isolation", "seed_rows", "tests", "repeat")
         },
         "results": [asdict(result) for result in plan],
     }

@@ -23,6 +23,17 @@ for i in range({tables}):
     tables.append(Table(f"t{{i:03}}", metadata, *columns))
 """
 
+# Reference data for uow_seed: a table of its own that the tests read from but never write to.
+SEEDED_MODELS = """
+reference = Table(
+    "reference", metadata, Column("id", Integer, primary_key=True), Column("name", String(50))
+)
+
+
+def seed(connection):
+    connection.execute(reference.insert(), [{{"name": f"ref {{i}}"}} for i in range({seed_rows})])
+"""
+
 TESTS = """
 import pytest
 from sqlalchemy import func, select
@@ -131,9 +142,15 @@ def db(tables):
 }
 
 
-def write_suite(root: Path, *, tables: int, tests: int, rows: int, variant: str) -> None:
-    """Write the project for one variant: a strategy name or a key of ``BASELINES``."""
-    (root / "models.py").write_text(textwrap.dedent(MODELS.format(tables=tables)))
+def write_suite(
+    root: Path, *, tables: int, tests: int, rows: int, variant: str, seed_rows: int = 0
+) -> None:
+    """Write the project for one variant: a strategy name or a key of ``BASELINES``. With
+    ``seed_rows``, ``models:seed`` fills a reference table of its own with that many rows."""
+    models = MODELS.format(tables=tables)
+    if seed_rows:
+        models += SEEDED_MODELS.format(seed_rows=seed_rows)
+    (root / "models.py").write_text(textwrap.dedent(models))
     (root / "test_synthetic.py").write_text(TESTS.format(tests=tests, rows=rows))
     if variant in BASELINES:
         conftest = _BASELINE_COMMON.format(name=variant) + BASELINES[variant]

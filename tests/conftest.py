@@ -160,6 +160,37 @@ def public_guard(outside: Engine) -> Iterator[PublicGuard]:
         connection.execute(text(f"DROP TABLE public.{table}"))
 
 
+def databases_named(engine: Engine, prefix: str) -> dict[str, tuple[int, bool, bool, str]]:
+    """``prefix``'s databases: name -> (oid, is a template, allows connections, comment)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT datname, oid::int, datistemplate, datallowconn, "
+                "coalesce(shobj_description(oid, 'pg_database'), '') "
+                "FROM pg_database WHERE datname LIKE :p ORDER BY oid"
+            ),
+            {"p": f"{prefix}\\_%"},
+        ).all()
+    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+
+def autocommit(engine: Engine, *statements: str) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+@pytest.fixture
+def own_prefix(outside: Engine, prefix: str) -> Iterator[str]:
+    """A prefix of this test's own; every database of that prefix (templates included) is
+    dropped afterwards."""
+    yield prefix
+    for name, (_, template, _, _) in databases_named(outside, prefix).items():
+        if template:
+            autocommit(outside, f"ALTER DATABASE {name} WITH IS_TEMPLATE false")
+        autocommit(outside, f"DROP DATABASE {name} WITH (FORCE)")
+
+
 def start_lingering_run(
     project: pytest.Pytester, report_dir: Path, args: list[str], expected: int
 ) -> subprocess.Popen[bytes]:

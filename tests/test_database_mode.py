@@ -12,50 +12,25 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 from pytest_uow.isolation.database import KEPT_TEMPLATES, lock_key, stale_templates
-from tests.conftest import PROJECT_INI, PublicGuard, project_ini, start_lingering_run
+from tests.conftest import (
+    PROJECT_INI,
+    PublicGuard,
+    autocommit,
+    databases_named,
+    project_ini,
+    start_lingering_run,
+)
 
 pytestmark = pytest.mark.xdist_group("databases")
 
 BILLING_INI = project_ini("billing:metadata", sessionmakers=False) + 'uow_isolation = "database"\n'
 MODES = [pytest.param(["-n", "2"], id="xdist-2"), pytest.param(["-p", "no:xdist"], id="no-xdist")]
-
-
-def databases_named(engine: Engine, prefix: str) -> dict[str, tuple[int, bool, bool, str]]:
-    """``prefix``'s databases: name -> (oid, is a template, allows connections, comment)."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT datname, oid::int, datistemplate, datallowconn, "
-                "coalesce(shobj_description(oid, 'pg_database'), '') "
-                "FROM pg_database WHERE datname LIKE :p ORDER BY oid"
-            ),
-            {"p": f"{prefix}\\_%"},
-        ).all()
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
-
-
-def _autocommit(engine: Engine, *statements: str) -> None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-
-
-@pytest.fixture
-def own_prefix(outside: Engine, prefix: str) -> Iterator[str]:
-    """A prefix of this test's own; every database of that prefix (templates included) is
-    dropped afterwards."""
-    yield prefix
-    for name, (_, template, _, _) in databases_named(outside, prefix).items():
-        if template:
-            _autocommit(outside, f"ALTER DATABASE {name} WITH IS_TEMPLATE false")
-        _autocommit(outside, f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -186,13 +161,13 @@ def test_a_new_template_drops_the_projects_stale_ones_unless_in_use(
     old = [f"{prefix}_tpl_{n:016x}" for n in range(4)]  # oldest first
     impostor = f"{prefix}_tpl_{'f' * 16}"  # named like a template, not ours
     for name in old:
-        _autocommit(
+        autocommit(
             outside,
             f"CREATE DATABASE {name} TEMPLATE template0",
             f"COMMENT ON DATABASE {name} IS 'pytest-uow template prefix={prefix} run=dead0001'",
             f"ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
         )
-    _autocommit(outside, f"CREATE DATABASE {impostor} TEMPLATE template0")
+    autocommit(outside, f"CREATE DATABASE {impostor} TEMPLATE template0")
     billing.copy_example("database/test_strategies.py")
     user = outside.connect()
     try:  # a live run of another version still clones from the oldest one
@@ -217,8 +192,8 @@ def test_databases_of_a_killed_run_are_reaped_and_nothing_else(
     kept = f"{prefix}_deadbeef_gw1"  # kept by an earlier run with --uow-keep
     leased = f"{prefix}_cafecafe_gw0"  # a live run's, whose lease is held elsewhere
     for name in (impostor, kept, leased):
-        _autocommit(outside, f"CREATE DATABASE {name} TEMPLATE template0")
-    _autocommit(
+        autocommit(outside, f"CREATE DATABASE {name} TEMPLATE template0")
+    autocommit(
         outside,
         f"COMMENT ON DATABASE {kept} IS 'pytest-uow kept: run=deadbeef worker=gw1'",
         f"COMMENT ON DATABASE {leased} IS 'pytest-uow run=cafecafe worker=gw0'",
@@ -307,14 +282,14 @@ def test_lacking_createdb_is_one_line_naming_the_privilege(
     billing: pytest.Pytester, outside: Engine, server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     role = f"nocreatedb_{os.urandom(4).hex()}"
-    _autocommit(outside, f"CREATE ROLE {role} LOGIN")
+    autocommit(outside, f"CREATE ROLE {role} LOGIN")
     url = make_url(server_url).set(username=role)
     monkeypatch.setenv("UOW_DATABASE_URL", url.render_as_string(hide_password=False))
     billing.copy_example("database/test_linger.py")
     try:
         result = billing.runpytest_subprocess("-p", "no:xdist", "test_linger.py")
     finally:
-        _autocommit(outside, f"DROP ROLE {role}")
+        autocommit(outside, f"DROP ROLE {role}")
 
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(

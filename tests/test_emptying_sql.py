@@ -3,7 +3,15 @@ which are truncated, and which sequences restart. Pure logic, no database."""
 
 from __future__ import annotations
 
-from pytest_uow.cleaning import LARGE_TABLE_BYTES, USED_SEQUENCE, Table, emptying_sql
+from pytest_uow.cleaning import (
+    LARGE_TABLE_BYTES,
+    USED_SEQUENCE,
+    Baseline,
+    BaselineRows,
+    Table,
+    emptying_plan,
+    emptying_sql,
+)
 
 SMALL = 8192
 LARGE = LARGE_TABLE_BYTES + 1
@@ -62,3 +70,52 @@ def test_used_sequences_restart_at_their_start_value() -> None:
 
 def test_nothing_dirty_is_no_statement() -> None:
     assert emptying_sql(_tables(t1=()), {}, {}) == ""
+
+
+def _baseline(*seeded: int, sequences: dict[int, int | None] | None = None) -> Baseline:
+    return Baseline(
+        {oid: BaselineRows(2, ("100",), f"uow_baseline_{oid}") for oid in seeded},
+        sequences or {},
+    )
+
+
+def test_a_dirty_seeded_table_is_emptied_and_filled_again_from_its_copy() -> None:
+    tables = {1: Table(1, "s.t1", frozenset(), "id, code")}
+
+    plan = emptying_plan(tables, {}, {1: SMALL}, _baseline(1))
+
+    assert plan.sql.split(";\n") == [
+        "DELETE FROM s.t1",
+        "INSERT INTO s.t1 (id, code) OVERRIDING SYSTEM VALUE SELECT id, code "
+        "FROM pg_temp.uow_baseline_1",
+    ]
+    assert plan.refilled == {1}
+
+
+def test_seeded_tables_referencing_a_dirty_one_are_emptied_first_and_filled_after() -> None:
+    # t2 (cities, seeded) -> t1 (countries, seeded, dirty); t3 (clean, empty) is left alone.
+    tables = {
+        1: Table(1, "s.t1", frozenset(), "id"),
+        2: Table(2, "s.t2", frozenset({1}), "id, t1_id"),
+        3: Table(3, "s.t3", frozenset({1}), "id, t1_id"),
+    }
+
+    plan = emptying_plan(tables, {}, {1: SMALL}, _baseline(1, 2))
+
+    assert plan.sql.split(";\n") == [
+        "DELETE FROM s.t2",
+        "DELETE FROM s.t1",
+        "INSERT INTO s.t1 (id) OVERRIDING SYSTEM VALUE SELECT id FROM pg_temp.uow_baseline_1",
+        "INSERT INTO s.t2 (id, t1_id) OVERRIDING SYSTEM VALUE SELECT id, t1_id "
+        "FROM pg_temp.uow_baseline_2",
+    ]
+    assert plan.refilled == {1, 2}
+
+
+def test_sequences_return_to_their_baseline_position() -> None:
+    tables = _tables(t1=())
+    baseline = _baseline(sequences={10: 2, 11: None})
+
+    sql = emptying_sql(tables, {10: 1, 11: 1}, {10: USED_SEQUENCE, 11: USED_SEQUENCE}, baseline)
+
+    assert sql == ("SELECT setval(10::oid::regclass, 2, true), setval(11::oid::regclass, 1, false)")

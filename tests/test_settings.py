@@ -221,6 +221,20 @@ BAD_VALUES = [
     ),
     (
         "env",
+        "UOW_SEED",
+        "app:metadata",
+        "uow_seed: 'app:metadata' from environment UOW_SEED: is a MetaData; expected a callable "
+        "taking a Connection",
+    ),
+    (
+        "ini",
+        "uow_seed",
+        "app:no_such_seed",
+        "uow_seed: 'app:no_such_seed' from ini uow_seed in pyproject.toml: module app has no "
+        "attribute no_such_seed",
+    ),
+    (
+        "env",
         "UOW_REBUILD",
         "maybe",
         "uow_rebuild: 'maybe' from environment UOW_REBUILD: not a yes/no value; use one of: 1, "

@@ -23,7 +23,14 @@ from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
 from pytest_uow.loading import load_object
 from pytest_uow.sessions.base import SessionAdapter
 from pytest_uow.sessions.registry import adapter_for
-from pytest_uow.sources import MetaDataSource, NoTables, SchemaSource, load_metadata
+from pytest_uow.sources import (
+    MetaDataSource,
+    NoTables,
+    SchemaSource,
+    SeededSource,
+    load_metadata,
+    load_seed,
+)
 from pytest_uow.strategies.registry import DEFAULT_STRATEGY, STRATEGIES
 
 T = TypeVar("T")
@@ -62,6 +69,7 @@ class Settings:
     pg_bindir: Sourced[str | None]
     check_leaks: Sourced[bool]
     rebuild: Sourced[bool]
+    seed: Sourced[str | None]
     # What the named settings load, loaded once: the tables' source and the app's factories.
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
@@ -79,6 +87,7 @@ class Settings:
             "pg bindir": self.pg_bindir,
             "check leaks": self.check_leaks,
             "rebuild": self.rebuild,
+            "seed": self.seed,
         }
 
     @property
@@ -178,6 +187,14 @@ _REBUILD = _Spec(
     "build template databases afresh even where one built from the same tables exists",
     {"action": argparse.BooleanOptionalAction},
 )
+_SEED = _Spec(
+    "uow_seed",
+    "UOW_SEED",
+    "uow_seed",
+    "module:callable called with a Connection once the tables exist; the rows it inserts are "
+    "the baseline every test starts from",
+    {"metavar": "MODULE:CALLABLE"},
+)
 SPECS = (
     _URL,
     _METADATA,
@@ -189,6 +206,7 @@ SPECS = (
     _PG_BINDIR,
     _CHECK_LEAKS,
     _REBUILD,
+    _SEED,
 )
 
 
@@ -222,6 +240,10 @@ def resolve(config: pytest.Config) -> Settings:
     if metadata.value is not None:
         loader = _source_loader(metadata.source, isolation.value)
         source = _check(_METADATA, raw_metadata, loader).value
+    raw_seed = _raw(config, _SEED)
+    seed = _check(_SEED, raw_seed, _check_spec)
+    if seed.value is not None:
+        source = _check(_SEED, raw_seed, _seed_loader(source, seed.source)).value
     raw_sessionmakers = _raw(config, _SESSIONMAKERS, ())
     sessionmakers = _check(_SESSIONMAKERS, raw_sessionmakers, _split_specs)
     adapters = _check(_SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
@@ -238,6 +260,7 @@ def resolve(config: pytest.Config) -> Settings:
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
         check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
         rebuild=_check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool),
+        seed=seed,
         source=source,
         adapters=adapters,
     )
@@ -353,6 +376,14 @@ def _source_loader(where: str, isolation: str) -> Callable[[object], SchemaSourc
         if refusal is not None:
             raise ValueError(refusal)
         return source
+
+    return load
+
+
+def _seed_loader(tables: SchemaSource, where: str) -> Callable[[object], SchemaSource]:
+    def load(value: object) -> SchemaSource:
+        spec = str(value).strip()
+        return SeededSource(tables, load_seed(spec), spec, where)
 
     return load
 

@@ -26,3 +26,8 @@ class DatabaseSetupError(UowError):
 class UowWarning(UserWarning):
     """Something a test did that pytest-uow had to repair, such as a connection it left holding
     locks. Filter it like any warning: ``-W error::pytest_uow.UowWarning`` makes it an error."""
+
+
+class SeedError(UowError):
+    """``uow_seed`` raised while the baseline was being built; the message is one line naming
+    it and its error."""

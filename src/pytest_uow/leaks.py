@@ -20,6 +20,7 @@ so the check is meant for hunting leaks, not for every run. Schemas of other wor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -71,7 +72,17 @@ class LeakDetector:
     worker database holds nothing but the worker's own tables.
     """
 
-    def __init__(self, engine: Engine, scope: Scope, outside: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scope: Scope,
+        outside: Engine | None = None,
+        baseline: Callable[[], Mapping[str, tuple[int, tuple[str, ...]]]] = dict,
+    ) -> None:
+        """``baseline`` gives, per worker table holding baseline rows (by quoted qualified
+        name), how many and the transactions that wrote them: those rows are not leaks, but
+        rows written since and baseline rows gone are."""
+        self._baseline = baseline
         self._scans = [_Scan(engine, scope.condition(), scope.params, "")]
         if outside is not None:
             self._scans.append(_Scan(outside, "false", {}, f"{outside.url.database}."))
@@ -112,9 +123,20 @@ class LeakDetector:
         query = _TABLES_QUERY.format(inside=scan.inside, user_schema=user_schema())
         params = {**scan.params, "any_mark": ANY_MARK_PATTERN}
         tables = connection.execute(text(query), params).all()
+        baseline = self._baseline() if index == 0 else {}
         counts: list[str] = []
         for schema, table, inside in tables:
             name = f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"
+            if inside and name in baseline:
+                count, xmins = baseline[name]
+                listed = ", ".join(f"'{xmin}'" for xmin in xmins)
+                counts.append(
+                    f"SELECT {len(counts)}, "
+                    f"(SELECT count(*) FROM {name} WHERE xmin::text NOT IN ({listed})) "
+                    f"+ greatest(0, {count} - "
+                    f"(SELECT count(*) FROM {name} WHERE xmin::text IN ({listed})))"
+                )
+                continue
             written = "" if inside else f" WHERE age(xmin) <= age({first_new_xid})"
             counts.append(
                 f"SELECT {len(counts)}, count(*) FROM "

@@ -1,17 +1,23 @@
-"""The schema-source seam: what builds a worker's tables, and what identifies that build.
+"""The schema-source seam: what builds a worker's tables and their baseline rows, and what
+identifies that build.
 
 Loaded once per process, when the settings are resolved. Today the source is the application's
-``MetaData`` (``uow_metadata``); a migration tool is another implementation of ``SchemaSource``.
+``MetaData`` (``uow_metadata``), optionally followed by a seed (``uow_seed``); a migration tool is
+another implementation of ``SchemaSource``. The rows a build leaves are the baseline that every
+reset returns to.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import MetaData, create_mock_engine
 from sqlalchemy.engine import URL, Connection, Dialect
 
+from pytest_uow.errors import SeedError
 from pytest_uow.loading import load_object
 
 
@@ -23,10 +29,14 @@ class SchemaSource(Protocol):
         """How messages name it, e.g. ``uow_metadata (app:metadata, ini ...)``."""
 
     def build(self, connection: Connection) -> None:
-        """Create the tables in the namespace ``connection`` uses, in its transaction."""
+        """Create the tables in the namespace ``connection`` uses, and their baseline rows, in
+        its transaction."""
 
     def ddl(self, dialect: Dialect) -> str:
-        """The same build as one SQL script, replayed in one round trip by ``recreate``."""
+        """The same tables as one SQL script, replayed in one round trip by ``recreate``."""
+
+    def fill(self, connection: Connection) -> None:
+        """Insert the baseline rows into tables ``ddl`` created (after a replay)."""
 
     def identity(self, dialect: Dialect) -> str:
         """A hash of everything that determines what ``build`` creates."""
@@ -45,6 +55,9 @@ class NoTables:
 
     def ddl(self, dialect: Dialect) -> str:
         return ""
+
+    def fill(self, connection: Connection) -> None:
+        return None
 
     def identity(self, dialect: Dialect) -> str:
         return hashlib.sha256(b"").hexdigest()
@@ -89,11 +102,69 @@ class MetaDataSource:
             self._ddl[key] = "".join(f"{statement};\n" for statement in statements)
         return self._ddl[key]
 
+    def fill(self, connection: Connection) -> None:
+        return None
+
     def identity(self, dialect: Dialect) -> str:
         return hashlib.sha256(self.ddl(dialect).encode()).hexdigest()
 
     def tables_naming_a_schema(self) -> list[str]:
         return sorted(t.fullname for t in self.metadata.tables.values() if t.schema is not None)
+
+
+class SeededSource:
+    """Another source's tables, then the rows of ``uow_seed``: reference data every test
+    starts with."""
+
+    def __init__(
+        self, tables: SchemaSource, seed: Callable[[Connection], object], spec: str, where: str
+    ) -> None:
+        self._tables = tables
+        self._seed = seed
+        self._spec = spec
+        self.description = f"{tables.description} seeded by uow_seed ({spec}, {where})"
+
+    def build(self, connection: Connection) -> None:
+        self._tables.build(connection)
+        self._run_seed(connection)
+
+    def ddl(self, dialect: Dialect) -> str:
+        return self._tables.ddl(dialect)
+
+    def fill(self, connection: Connection) -> None:
+        self._tables.fill(connection)
+        self._run_seed(connection)
+
+    def _run_seed(self, connection: Connection) -> None:
+        try:
+            self._seed(connection)
+        except Exception as error:
+            cause = getattr(error, "orig", None) or error
+            first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            raise SeedError(
+                f"uow_seed {self._spec} raised {type(cause).__name__}: {first_line}"
+            ) from error
+
+    def identity(self, dialect: Dialect) -> str:
+        """The tables' identity and the seed's code (its whole module: it may call helpers)."""
+        module = inspect.getmodule(self._seed)
+        try:
+            code = inspect.getsource(module) if module is not None else self._spec
+        except (OSError, TypeError):
+            code = self._spec
+        combined = f"{self._tables.identity(dialect)}\n{self._spec}\n{code}"
+        return hashlib.sha256(combined.encode()).hexdigest()
+
+    def tables_naming_a_schema(self) -> list[str]:
+        return self._tables.tables_naming_a_schema()
+
+
+def load_seed(spec: str) -> Callable[[Connection], object]:
+    """The callable ``uow_seed`` names; ValueError says what is wrong with it."""
+    target = load_object(spec)
+    if not callable(target):
+        raise ValueError(f"is a {type(target).__name__}; expected a callable taking a Connection")
+    return target
 
 
 def load_metadata(spec: str) -> MetaData:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from pytest_uow.cleaning import TableCleaner
 from pytest_uow.config import Settings
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
-from pytest_uow.errors import DatabaseSetupError, UowError
+from pytest_uow.errors import DatabaseSetupError, SeedError, UowError
 from pytest_uow.isolation.base import Isolation, Template, identified
 from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.leaks import LeakDetector
@@ -107,6 +107,9 @@ class _NotedBuild:
 
     def ddl(self, dialect: Dialect) -> str:
         return self._source.ddl(dialect)
+
+    def fill(self, connection: Connection) -> None:
+        self._source.fill(connection)
 
     def identity(self, dialect: Dialect) -> str:
         return self._source.identity(dialect)
@@ -208,16 +211,20 @@ class WorkerDatabase:
             started = time.perf_counter()
             self.reaped = self.isolation.reap(server_engine)
             self.isolation.create(server_engine, engine, source)
+            cleaner = TableCleaner(engine, self.isolation.scope, application_name)
+            cleaner.take_baseline()
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
             self.isolation.release()
             if server_engine is not None:
                 server_engine.dispose()
             self._error = DatabaseSetupError(
                 f"pytest-uow could not create {self.label} on "
-                f"{self.where}: {one_line(error)}{self._remedy(error, source.began)}"
+                f"{self.where}: {one_line(error)}"
+                f"{self._remedy(error, source.began and not isinstance(error, SeedError))}"
             )
             raise self._error from error
         self._engine, self._server_engine, self._url = engine, server_engine, url
+        self._cleaner = cleaner
         self.ready_seconds = round(time.perf_counter() - started, 4)
         self._environment.export(
             {**self.isolation.environment(url), "PGAPPNAME": self._worker.application_name}
@@ -276,8 +283,15 @@ class WorkerDatabase:
         if self._leak_detector is None:
             whole_database = self.isolation.scope.schema is None
             outside = self._server_engine if whole_database else None
-            self._leak_detector = LeakDetector(self.engine, self.isolation.scope, outside)
+            self._leak_detector = LeakDetector(
+                self.engine, self.isolation.scope, outside, self._baseline_rows
+            )
         return self._leak_detector
+
+    def _baseline_rows(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Per table with baseline rows: how many, and the transactions that wrote them."""
+        rows = self._table_cleaner.baseline_rows
+        return {name: (baseline.count, baseline.xmins) for name, baseline in rows.items()}
 
     # The ResetTarget of the strategies, and the baseline it owns.
 
@@ -327,10 +341,16 @@ class WorkerDatabase:
             self.empty()
 
     def empty(self) -> None:
-        """Empty the tables that hold rows (the truncate strategy, and leaks found)."""
+        """Return the tables that left the baseline to it (the truncate strategy, and leaks
+        found). Where the baseline's copies were lost with the cleaner's connection (after an
+        error), the namespace is rebuilt instead."""
         self._end_kept_transaction()
         self._at_baseline = False
-        self._table_cleaner.clean()
+        cleaner = self._table_cleaner
+        if cleaner.baseline_lost:
+            self.rebuild()
+            return
+        cleaner.clean()
         self._at_baseline = True
 
     def rebuild(self) -> None:
@@ -349,6 +369,7 @@ class WorkerDatabase:
                 self._cleaner.forget_tables()
         assert self._server_engine is not None
         self._ended += self.isolation.rebuild(self._server_engine, engine, self._source)
+        self._table_cleaner.take_baseline()
         self._at_baseline = True
 
     def _close_connections(self) -> None:

@@ -106,13 +106,14 @@ class SchemaIsolation:
 
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
         """Drop the schema and replay its creation and the source's DDL in one round trip,
-        mark included, so that the reaper still knows it as ours."""
+        mark included, so that the reaper still knows it as ours; then the baseline rows."""
 
         def replace(connection: Connection) -> None:
             dialect = connection.dialect
             drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
             connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
             connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{source.ddl(dialect)}")
+            source.fill(connection)
 
         with engine.connect() as connection:
             return run_ending_our_lock_holders(

@@ -193,6 +193,10 @@ class TableCleaner:
         self.baseline_lost = False
 
     @property
+    def baseline_has_rows(self) -> bool:
+        return bool(self._baseline.rows)
+
+    @property
     def baseline_rows(self) -> dict[str, BaselineRows]:
         """The baseline rows by table (its quoted, schema-qualified name)."""
         return self._baseline.by_name(self._tables or {})

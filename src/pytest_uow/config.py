@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
 from pytest_uow.loading import load_object
+from pytest_uow.migrations import AlembicSource
 from pytest_uow.sessions.base import SessionAdapter
 from pytest_uow.sessions.registry import adapter_for
 from pytest_uow.sources import (
@@ -70,6 +71,7 @@ class Settings:
     check_leaks: Sourced[bool]
     rebuild: Sourced[bool]
     seed: Sourced[str | None]
+    alembic: Sourced[str | None]
     # What the named settings load, loaded once: the tables' source and the app's factories.
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
@@ -88,6 +90,7 @@ class Settings:
             "check leaks": self.check_leaks,
             "rebuild": self.rebuild,
             "seed": self.seed,
+            "alembic": self.alembic,
         }
 
     @property
@@ -195,6 +198,14 @@ _SEED = _Spec(
     "the baseline every test starts from",
     {"metavar": "MODULE:CALLABLE"},
 )
+_ALEMBIC = _Spec(
+    "uow_alembic",
+    "UOW_ALEMBIC",
+    "uow_alembic",
+    "path to alembic.ini: worker namespaces are built by upgrading to head (instead of "
+    "uow_metadata's create_all)",
+    {"metavar": "INI"},
+)
 SPECS = (
     _URL,
     _METADATA,
@@ -207,6 +218,7 @@ SPECS = (
     _CHECK_LEAKS,
     _REBUILD,
     _SEED,
+    _ALEMBIC,
 )
 
 
@@ -240,6 +252,12 @@ def resolve(config: pytest.Config) -> Settings:
     if metadata.value is not None:
         loader = _source_loader(metadata.source, isolation.value)
         source = _check(_METADATA, raw_metadata, loader).value
+    rebuild = _check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool)
+    raw_alembic = _raw(config, _ALEMBIC)
+    alembic = _check(_ALEMBIC, raw_alembic, _check_spec)
+    if alembic.value is not None:
+        loader = _alembic_loader(config.rootpath, alembic.source)
+        source = _check(_ALEMBIC, raw_alembic, loader).value
     raw_seed = _raw(config, _SEED)
     seed = _check(_SEED, raw_seed, _check_spec)
     if seed.value is not None:
@@ -259,8 +277,9 @@ def resolve(config: pytest.Config) -> Settings:
         sessionmakers=sessionmakers,
         pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
         check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
-        rebuild=_check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool),
+        rebuild=rebuild,
         seed=seed,
+        alembic=alembic,
         source=source,
         adapters=adapters,
     )
@@ -376,6 +395,14 @@ def _source_loader(where: str, isolation: str) -> Callable[[object], SchemaSourc
         if refusal is not None:
             raise ValueError(refusal)
         return source
+
+    return load
+
+
+def _alembic_loader(root: Path, where: str) -> Callable[[object], SchemaSource]:
+    def load(value: object) -> SchemaSource:
+        spec = str(value).strip()
+        return AlembicSource((root / spec).resolve(), spec, where)
 
     return load
 

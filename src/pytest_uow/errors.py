@@ -28,6 +28,10 @@ class UowWarning(UserWarning):
     locks. Filter it like any warning: ``-W error::pytest_uow.UowWarning`` makes it an error."""
 
 
-class SeedError(UowError):
-    """``uow_seed`` raised while the baseline was being built; the message is one line naming
-    it and its error."""
+class SourceError(UowError):
+    """The application's own code that builds the tables failed (a migration, the seed); the
+    message is one line naming it and its error."""
+
+
+class SeedError(SourceError):
+    """``uow_seed`` raised while the baseline was being built."""

@@ -63,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
         database=WorkerDatabase(settings, worker, server, isolation),
     )
     config.stash[STATE] = state
+    if settings.rebuild.value and worker.is_controller:
+        settings.source.discard_cache()  # before any worker starts: the first one builds
     if config.pluginmanager.hasplugin("xdist") and worker.is_controller:
         identity = None
         if ISOLATIONS[settings.isolation.value].uses_source_identity:

@@ -77,6 +77,12 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
             + ", ".join(sorted(results.reaped))
         )
     lines += template_lines(results.templates, results.ready_seconds)
+    if results.ready_seconds and not results.templates:
+        ready = results.ready_seconds
+        lines.append(
+            f"uow: {len(ready)} {noun}(s) ready in "
+            f"{min(ready) * 1000:.0f}-{max(ready) * 1000:.0f} ms"
+        )
     lines += reset_lines(results.reset_seconds)
     if results.kept:
         where = "on the throwaway server, which is removed now" if server else "kept"

@@ -32,8 +32,9 @@ class SchemaSource(Protocol):
         """Create the tables in the namespace ``connection`` uses, and their baseline rows, in
         its transaction."""
 
-    def ddl(self, dialect: Dialect) -> str:
-        """The same tables as one SQL script, replayed in one round trip by ``recreate``."""
+    def ddl(self, dialect: Dialect) -> str | None:
+        """The same tables as one SQL script, replayed in one round trip by ``recreate``; None
+        where there is none (then ``build`` runs again)."""
 
     def fill(self, connection: Connection) -> None:
         """Insert the baseline rows into tables ``ddl`` created (after a replay)."""
@@ -43,6 +44,9 @@ class SchemaSource(Protocol):
 
     def tables_naming_a_schema(self) -> list[str]:
         """Tables that name their own schema (``Table(schema=...)``), by full name."""
+
+    def discard_cache(self) -> None:
+        """``uow_rebuild``: forget what earlier runs kept, so this run builds afresh."""
 
 
 class NoTables:
@@ -64,6 +68,9 @@ class NoTables:
 
     def tables_naming_a_schema(self) -> list[str]:
         return []
+
+    def discard_cache(self) -> None:
+        return None
 
 
 class MetaDataSource:
@@ -111,6 +118,9 @@ class MetaDataSource:
     def tables_naming_a_schema(self) -> list[str]:
         return sorted(t.fullname for t in self.metadata.tables.values() if t.schema is not None)
 
+    def discard_cache(self) -> None:
+        return None
+
 
 class SeededSource:
     """Another source's tables, then the rows of ``uow_seed``: reference data every test
@@ -128,7 +138,7 @@ class SeededSource:
         self._tables.build(connection)
         self._run_seed(connection)
 
-    def ddl(self, dialect: Dialect) -> str:
+    def ddl(self, dialect: Dialect) -> str | None:
         return self._tables.ddl(dialect)
 
     def fill(self, connection: Connection) -> None:
@@ -157,6 +167,9 @@ class SeededSource:
 
     def tables_naming_a_schema(self) -> list[str]:
         return self._tables.tables_naming_a_schema()
+
+    def discard_cache(self) -> None:
+        self._tables.discard_cache()
 
 
 def load_seed(spec: str) -> Callable[[Connection], object]:

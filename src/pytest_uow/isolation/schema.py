@@ -106,14 +106,19 @@ class SchemaIsolation:
 
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
         """Drop the schema and replay its creation and the source's DDL in one round trip,
-        mark included, so that the reaper still knows it as ours; then the baseline rows."""
+        mark included, so that the reaper still knows it as ours; then the baseline rows. A
+        source without a script builds again."""
 
         def replace(connection: Connection) -> None:
             dialect = connection.dialect
             drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
             connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-            connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{source.ddl(dialect)}")
-            source.fill(connection)
+            ddl = source.ddl(dialect)
+            connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{ddl or ''}")
+            if ddl is None:
+                source.build(connection)
+            else:
+                source.fill(connection)
 
         with engine.connect() as connection:
             return run_ending_our_lock_holders(

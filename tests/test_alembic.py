@@ -156,3 +156,52 @@ def test_bad_migration_setups_are_one_line_at_start_up(
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_with_uow_metadata_too_the_header_says_which_builds_the_tables(
+    migrated: pytest.Pytester,
+) -> None:
+    migrated.copy_example("project/app.py")
+
+    result = migrated.runpytest_subprocess(
+        "-p", "no:xdist", "--uow-metadata=app:metadata", "test_migrated.py::test_rollback"
+    )
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "uow: metadata=app:metadata (command line --uow-metadata)",
+            "uow: alembic=alembic.ini (ini uow_alembic in pyproject.toml)",
+            "uow: the tables are built by uow_alembic's migrations; uow_metadata is not used to "
+            "build them",
+        ]
+    )
+
+
+def test_an_env_py_that_migrates_a_connection_of_its_own_is_one_line(
+    migrated: pytest.Pytester, own_database: Engine
+) -> None:
+    """It reads the connection, then ignores it: the migrations went elsewhere (here, a
+    database of the test's own), and the build says so instead of testing an empty schema."""
+    env_py = migrated.path / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            'connectable = config.attributes.get("connection", None)',
+            'config.attributes.get("connection", None)\n    connectable = None',
+        )
+    )
+    ini = migrated.path / "alembic.ini"
+    # alembic.ini is read with interpolation: a socket path's %2F is written %%2F.
+    app_url = own_database.url.render_as_string(hide_password=False).replace("%", "%%")
+    ini.write_text(ini.read_text().replace("postgresql+psycopg2://app@127.0.0.1:1/app", app_url))
+
+    result = migrated.runpytest_subprocess("-p", "no:xdist", "test_migrated.py::test_rollback")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-uow could not create worker schema uow_*_main on *: uow_alembic: env.py ran "
+            "the migrations on a connection of its own, not on the one pytest-uow handed it: use "
+            "config.attributes.get('connection')"
+        ]
+    )

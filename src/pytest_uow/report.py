@@ -23,11 +23,18 @@ def _shown(label: str, setting: Sourced[object]) -> str:
 
 
 def settings_lines(settings: Settings) -> list[str]:
-    """One line per setting: its value and where it came from."""
-    return [
+    """One line per setting: its value and where it came from; and which of two settings that
+    could both build the tables does."""
+    lines = [
         f"uow: {label}={_shown(label, setting)} ({setting.source})"
         for label, setting in settings.all.items()
     ]
+    if settings.alembic.value is not None and settings.metadata.value is not None:
+        lines.append(
+            "uow: the tables are built by uow_alembic's migrations; uow_metadata is not used to "
+            "build them"
+        )
+    return lines
 
 
 def reset_lines(reset_seconds: dict[str, list[float]]) -> list[str]:

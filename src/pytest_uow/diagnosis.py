@@ -25,6 +25,14 @@ def one_line(error: BaseException) -> str:
     return f"{type(cause).__name__}: {' '.join(lines[:2])}" if lines else type(cause).__name__
 
 
+def cause_line(error: BaseException) -> str:
+    """The error's class and its first line only, for errors of the application's own code
+    (a seed, a migration): the second line of a statement's error is the statement."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+
+
 def sqlstate(error: BaseException) -> str | None:
     """The five-character SQLSTATE the server sent, if the error came from the server."""
     orig = getattr(error, "orig", None)

@@ -23,6 +23,8 @@ from filelock import FileLock
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Dialect
 
+from pytest_uow.cache import cache_dir
+from pytest_uow.diagnosis import cause_line
 from pytest_uow.errors import SourceError
 
 _FORMAT = "pytest-uow migrations 1"
@@ -38,11 +40,6 @@ ORDER BY 1
 
 class MigrationError(SourceError):
     """A migration failed, or landed outside the worker's namespace; one line naming it."""
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pytest-uow" / "migrations"
 
 
 class AlembicSource:
@@ -81,8 +78,7 @@ class AlembicSource:
             )
         self._revisions = revisions
         self._identity = _identity(ini, env_py, Path(script.dir))
-        self._cache = cache_dir() / f"{self._identity[:32]}.sql"
-        self.replayed = False  # the last build replayed the cache instead of migrating
+        self._cache = cache_dir() / "migrations" / f"{self._identity[:32]}.sql"
 
     def _config(self) -> Any:
         return self._config_class(str(self._ini))
@@ -95,12 +91,10 @@ class AlembicSource:
             cached = self._cached()
             if cached is not None:
                 connection.exec_driver_sql(cached)
-                self.replayed = True
                 return
             captured = self._migrate(connection)
             if captured is not None:
                 self._store(captured)
-        self.replayed = False
 
     def discard_cache(self) -> None:
         """``uow_rebuild``: the next build migrates afresh (and captures again)."""
@@ -155,7 +149,7 @@ class AlembicSource:
                     command.upgrade(config, revision)
                 except Exception as error:
                     raise MigrationError(
-                        f"uow_alembic: revision {revision} failed: {_one_line(error)}"
+                        f"uow_alembic: revision {revision} failed: {cause_line(error)}"
                     ) from error
                 finally:
                     capturing = False
@@ -219,9 +213,3 @@ def _identity(ini: Path, env_py: Path, scripts: Path) -> str:
         digest.update(name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _one_line(error: BaseException) -> str:
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__

@@ -32,6 +32,7 @@ from typing import Any
 from filelock import FileLock
 from sqlalchemy.engine import URL, make_url
 
+from pytest_uow.cache import cache_dir
 from pytest_uow.errors import ServerError
 
 SUPERUSER = "postgres"
@@ -166,11 +167,6 @@ def server_version(binaries: Binaries, account: Account | None) -> str | None:
     return match.group(1) if result.returncode == 0 and match else None
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "pytest-uow"
-
-
 def _shared_cache_dir() -> Path:
     """A cache that the server account can read, for root whose home it cannot enter."""
     for candidate in (Path("/var/cache/pytest-uow"), Path(tempfile.gettempdir()) / "pytest-uow"):
@@ -248,7 +244,7 @@ def _prepare_data_dir(
 ) -> None:
     """Copy a cached ``initdb`` result, creating it first if this is the first run."""
     key = f"pg{version}-{hashlib.sha1(str(binaries.bindir).encode()).hexdigest()[:10]}"
-    template = _cache_dir() / "initdb" / key
+    template = cache_dir() / "initdb" / key
     if template.is_dir():
         _copy_tree(template, data_dir)
         return

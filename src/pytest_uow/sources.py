@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import MetaData, create_mock_engine
 from sqlalchemy.engine import URL, Connection, Dialect
 
+from pytest_uow.diagnosis import cause_line
 from pytest_uow.errors import SeedError
 from pytest_uow.loading import load_object
 
@@ -149,11 +150,7 @@ class SeededSource:
         try:
             self._seed(connection)
         except Exception as error:
-            cause = getattr(error, "orig", None) or error
-            first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-            raise SeedError(
-                f"uow_seed {self._spec} raised {type(cause).__name__}: {first_line}"
-            ) from error
+            raise SeedError(f"uow_seed {self._spec} raised {cause_line(error)}") from error
 
     def identity(self, dialect: Dialect) -> str:
         """The tables' identity and the seed's code (its whole module: it may call helpers)."""

@@ -237,3 +237,25 @@ def project_ini(metadata: str = "app:metadata", sessionmakers: bool = True) -> s
 
 
 PROJECT_INI = project_ini()
+
+
+ALEMBIC_INI = '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_alembic = "alembic.ini"\n'
+
+
+@pytest.fixture
+def migrated(
+    project: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """A project with three migrations (tables, reference rows, a column), a cache of its own,
+    and a log of every migration that ran."""
+    project.copy_example("migrations")
+    project.makepyprojecttoml(ALEMBIC_INI)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MIGRATION_LOG", str(tmp_path / "migrations.log"))
+    return project
+
+
+def migrations_run(tmp_path: Path) -> list[str]:
+    """The revisions whose upgrade ran, in order, in ``migrated``'s runs so far."""
+    log = tmp_path / "migrations.log"
+    return log.read_text().split() if log.exists() else []

@@ -10,27 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.conftest import databases_named, schemas_named
-
-ALEMBIC_INI = '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_alembic = "alembic.ini"\n'
-
-
-@pytest.fixture
-def migrated(
-    project: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> pytest.Pytester:
-    """A project with three migrations (tables, reference rows, a column), a cache of its own,
-    and a log of every migration that ran."""
-    project.copy_example("migrations")
-    project.makepyprojecttoml(ALEMBIC_INI)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("MIGRATION_LOG", str(tmp_path / "migrations.log"))
-    return project
-
-
-def _migrations_run(tmp_path: Path) -> list[str]:
-    log = tmp_path / "migrations.log"
-    return log.read_text().split() if log.exists() else []
+from tests.conftest import databases_named, migrations_run, schemas_named
 
 
 @pytest.mark.parametrize(
@@ -51,9 +31,9 @@ def test_migrations_run_once_per_run_and_not_again_while_unchanged(
     args = ["-n", "2", f"--uow-isolation={isolation}", f"--uow-schema-prefix={own_prefix}"]
 
     first = migrated.runpytest_subprocess(*args)
-    after_first = _migrations_run(tmp_path)
+    after_first = migrations_run(tmp_path)
     second = migrated.runpytest_subprocess(*args)
-    after_second = _migrations_run(tmp_path)
+    after_second = migrations_run(tmp_path)
     rebuilt = migrated.runpytest_subprocess(*args, "--uow-rebuild")
 
     for result in (first, second, rebuilt):
@@ -61,7 +41,7 @@ def test_migrations_run_once_per_run_and_not_again_while_unchanged(
     first.stdout.fnmatch_lines(["uow: alembic=alembic.ini (ini uow_alembic in pyproject.toml)"])
     assert after_first == ["0001", "0002", "0003"], "once per run, not once per worker"
     assert after_second == after_first, "no migration code in a run with unchanged migrations"
-    assert _migrations_run(tmp_path) == after_first * 2, "--uow-rebuild migrates afresh"
+    assert migrations_run(tmp_path) == after_first * 2, "--uow-rebuild migrates afresh"
     assert schemas_named(outside, own_prefix) == []
     left = list(databases_named(outside, own_prefix))
     assert all(name.startswith(f"{own_prefix}_tpl_") for name in left), left
@@ -77,7 +57,7 @@ def test_a_changed_migration_runs_the_migrations_again(
 
     first.assert_outcomes(passed=6)
     second.assert_outcomes(passed=6)
-    assert _migrations_run(tmp_path) == ["0001", "0002", "0003"] * 2
+    assert migrations_run(tmp_path) == ["0001", "0002", "0003"] * 2
 
 
 def test_a_failing_migration_is_one_line_naming_its_revision(
@@ -173,7 +153,7 @@ def test_with_uow_metadata_too_the_header_says_which_builds_the_tables(
             "uow: metadata=app:metadata (command line --uow-metadata)",
             "uow: alembic=alembic.ini (ini uow_alembic in pyproject.toml)",
             "uow: the tables are built by uow_alembic's migrations; uow_metadata is not used to "
-            "build them",
+            "build them (turn on uow_check_migrations to compare it with them)",
         ]
     )
 
@@ -205,3 +185,47 @@ def test_an_env_py_that_migrates_a_connection_of_its_own_is_one_line(
             "config.attributes.get('connection')"
         ]
     )
+
+
+def test_a_build_that_cannot_be_replayed_is_said_and_every_worker_migrates(
+    migrated: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision that writes the name of the schema it runs in into its SQL: replaying that
+    in another worker schema would write into the first one."""
+    monkeypatch.setenv("NAME_THE_SCHEMA", "1")
+
+    result = migrated.runpytest_subprocess("-n", "2")
+
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "uow: uow_alembic: the migrations ran for every worker namespace (and every "
+            "recreate), since their first run cannot be replayed: revision 0003 names the "
+            "namespace it runs in (COMMENT ON TABLE <namespace>.customers IS 'our customers')"
+        ]
+    )
+    # Two workers, two recreate tests: none of them replayed the first build.
+    assert migrations_run(tmp_path) == ["0001", "0002", "0003"] * 4
+
+
+def test_an_env_py_that_configures_logging_leaves_the_applications_loggers_working(
+    migrated: pytest.Pytester,
+) -> None:
+    """The generated env.py calls fileConfig(alembic.ini), which disables every logger the
+    file does not name: here the application's, created when its module was imported."""
+    migrated.makepyfile(
+        test_logs="""
+        import logging
+
+        log = logging.getLogger("shop.orders")
+
+
+        def test_the_applications_loggers_still_log(caplog, uow_session):
+            log.warning("order placed")
+            assert caplog.messages == ["order placed"]
+        """
+    )
+
+    result = migrated.runpytest_subprocess("-p", "no:xdist", "test_logs.py")
+
+    result.assert_outcomes(passed=1)

@@ -1,11 +1,12 @@
 """examples/allocation, the Cosmic Python showcase, run the way its developers would run it:
-its whole test pyramid passes in random order under -n 0 and -n 2, and leaves
-nothing behind."""
+its whole test pyramid passes in random order under -n 0 and -n 2, on schemas its Alembic
+migrations build, with its reference data, its migrations checked, and leaves nothing behind."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,23 +26,44 @@ def test_example_suite_passes_and_leaves_nothing(
 ) -> None:
     before = public_guard.fingerprint()
     env = dict(os.environ, UOW_DATABASE_URL=server_url)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *mode,
-        "-p",
-        "no:cacheprovider",
-        f"--uow-schema-prefix={prefix}",
-    ]
-
-    result = subprocess.run(
-        command, cwd=EXAMPLE, env=env, capture_output=True, text=True, check=False, timeout=600
-    )
+    result = _run_example(EXAMPLE, env, *mode, f"--uow-schema-prefix={prefix}")
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    assert re.search(r"\b22 passed\b", result.stdout), result.stdout[-2000:]
+    # 24 tests of the application, 4 checks of its migrations.
+    assert re.search(r"\b28 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
-    assert "uow: reset truncate: 4 tests" in result.stdout
+    assert "uow: reset truncate: 6 tests" in result.stdout
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before
+
+
+def test_a_model_changed_without_a_migration_is_reported_by_name(
+    server_url: str, tmp_path: Path
+) -> None:
+    example = tmp_path / "allocation"
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("__pycache__"))
+    orm = example / "src" / "allocation" / "adapters" / "orm.py"
+    orm.write_text(
+        orm.read_text().replace(
+            'Column("eta", Date, nullable=True),',
+            'Column("eta", Date, nullable=True),\n    Column("supplier", String(100)),',
+        )
+    )
+    env = dict(os.environ, UOW_DATABASE_URL=server_url)
+
+    result = _run_example(example, env, "-p", "no:xdist", "-k", "migrations")
+
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "FAILED uow::migrations::models_match" in result.stdout
+    assert (
+        "column batches.supplier is in the models, but not in the migrated schema"
+        in result.stdout.splitlines()
+    ), result.stdout[-3000:]
+    assert re.search(r"\b1 failed, 3 passed\b", result.stdout), result.stdout[-2000:]
+
+
+def _run_example(where: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return subprocess.run(
+        command, cwd=where, env=env, capture_output=True, text=True, check=False, timeout=600
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import pytest
+from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -72,9 +73,13 @@ class Settings:
     rebuild: Sourced[bool]
     seed: Sourced[str | None]
     alembic: Sourced[str | None]
-    # What the named settings load, loaded once: the tables' source and the app's factories.
+    check_migrations: Sourced[bool]
+    # What the named settings load, loaded once: the tables' source, the app's factories, and
+    # the models (uow_metadata's MetaData, which the migration checks compare with).
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
+    models: MetaData | None = None
+    migrations: AlembicSource | None = None  # uow_alembic's, also where a seed follows them
 
     @property
     def all(self) -> dict[str, Sourced[Any]]:
@@ -91,6 +96,7 @@ class Settings:
             "rebuild": self.rebuild,
             "seed": self.seed,
             "alembic": self.alembic,
+            "check migrations": self.check_migrations,
         }
 
     @property
@@ -206,6 +212,14 @@ _ALEMBIC = _Spec(
     "uow_metadata's create_all)",
     {"metavar": "INI"},
 )
+_CHECK_MIGRATIONS = _Spec(
+    "uow_check_migrations",
+    "UOW_CHECK_MIGRATIONS",
+    "uow_check_migrations",
+    "check uow_alembic's migrations once per run, as test items uow::migrations::*: a single "
+    "head, an upgrade from empty, the models matching the migrated schema, downgrades",
+    {"action": argparse.BooleanOptionalAction},
+)
 SPECS = (
     _URL,
     _METADATA,
@@ -219,6 +233,7 @@ SPECS = (
     _REBUILD,
     _SEED,
     _ALEMBIC,
+    _CHECK_MIGRATIONS,
 )
 
 
@@ -249,15 +264,26 @@ def resolve(config: pytest.Config) -> Settings:
     raw_metadata = _raw(config, _METADATA)
     metadata = _check(_METADATA, raw_metadata, _check_spec)
     source: SchemaSource = NoTables()
+    models = None
     if metadata.value is not None:
-        loader = _source_loader(metadata.source, isolation.value)
-        source = _check(_METADATA, raw_metadata, loader).value
+        models_loader = _source_loader(metadata.source, isolation.value)
+        source = models_source = _check(_METADATA, raw_metadata, models_loader).value
+        models = models_source.metadata
     rebuild = _check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool)
     raw_alembic = _raw(config, _ALEMBIC)
     alembic = _check(_ALEMBIC, raw_alembic, _check_spec)
+    raw_check_migrations = _raw(config, _CHECK_MIGRATIONS, False)
+    check_migrations = _check(_CHECK_MIGRATIONS, raw_check_migrations, _parse_bool)
+    if check_migrations.value and alembic.value is None:
+        raise pytest.UsageError(
+            f"uow_check_migrations: {raw_check_migrations.value!r} from "
+            f"{raw_check_migrations.source}: there are no migrations to check; set uow_alembic "
+            "to the path of alembic.ini"
+        )
+    migrations = None
     if alembic.value is not None:
-        loader = _alembic_loader(config.rootpath, alembic.source)
-        source = _check(_ALEMBIC, raw_alembic, loader).value
+        loader = _alembic_loader(config.rootpath, alembic.source, check_migrations.value)
+        source = migrations = _check(_ALEMBIC, raw_alembic, loader).value
     raw_seed = _raw(config, _SEED)
     seed = _check(_SEED, raw_seed, _check_spec)
     if seed.value is not None:
@@ -280,8 +306,11 @@ def resolve(config: pytest.Config) -> Settings:
         rebuild=rebuild,
         seed=seed,
         alembic=alembic,
+        check_migrations=check_migrations,
         source=source,
         adapters=adapters,
+        models=models,
+        migrations=migrations,
     )
 
 
@@ -387,8 +416,8 @@ def _check_spec(value: object) -> str | None:
     return str(value).strip()
 
 
-def _source_loader(where: str, isolation: str) -> Callable[[object], SchemaSource]:
-    def load(value: object) -> SchemaSource:
+def _source_loader(where: str, isolation: str) -> Callable[[object], MetaDataSource]:
+    def load(value: object) -> MetaDataSource:
         spec = str(value).strip()
         source = MetaDataSource(load_metadata(spec), f"uow_metadata ({spec}, {where})")
         refusal = ISOLATIONS[isolation].refusal(source)
@@ -399,10 +428,12 @@ def _source_loader(where: str, isolation: str) -> Callable[[object], SchemaSourc
     return load
 
 
-def _alembic_loader(root: Path, where: str) -> Callable[[object], SchemaSource]:
-    def load(value: object) -> SchemaSource:
+def _alembic_loader(root: Path, where: str, checked: bool) -> Callable[[object], AlembicSource]:
+    """``checked``: several heads are a failed migration check, not a usage error."""
+
+    def load(value: object) -> AlembicSource:
         spec = str(value).strip()
-        return AlembicSource((root / spec).resolve(), spec, where)
+        return AlembicSource((root / spec).resolve(), spec, where, several_heads_allowed=checked)
 
     return load
 

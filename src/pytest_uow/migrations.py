@@ -8,14 +8,25 @@ What the first build sends to the server is captured and kept in the user's cach
 of ``alembic.ini``, ``env.py`` and every migration script: later builds (other workers, later
 runs) replay it in one round trip and run no migration code at all. A build that cannot be
 replayed, because a statement names the namespace it was built in or the driver cannot render
-statements, is not captured: every build then runs the migrations.
+statements, is not captured: every build then runs the migrations, and the run's summary says so.
+
+A migration environment's ``fileConfig(config.config_file_name)`` reconfigures the process's
+logging (and disables every logger the ini does not name); the logging of the test run is put back
+as it was after each revision, so the application's loggers, ``caplog`` and ``--log-cli`` keep
+working.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
+import logging
 import os
 import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +56,12 @@ class MigrationError(SourceError):
 class AlembicSource:
     """Upgrade to head on the plugin's connection, or replay what an earlier upgrade sent."""
 
-    def __init__(self, ini: Path, spec: str, where: str) -> None:
-        """Checks what can be checked without a database; ValueError says what is wrong."""
+    def __init__(
+        self, ini: Path, spec: str, where: str, several_heads_allowed: bool = False
+    ) -> None:
+        """Checks what can be checked without a database; ValueError says what is wrong.
+        ``several_heads_allowed``: the migration checks report several heads as a failed
+        check (the builds upgrade to every head); else they are refused here."""
         try:
             from alembic.config import Config
             from alembic.script import ScriptDirectory
@@ -55,19 +70,17 @@ class AlembicSource:
         if not ini.is_file():
             raise ValueError(f"no such file: {ini}")
         self.description = f"uow_alembic ({spec}, {where})"
-        self._ini = ini
+        self.ini = self._ini = ini
         self._config_class = Config
         try:
             script = ScriptDirectory.from_config(self._config())
             heads = script.get_heads()
-            revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+            walked = list(script.walk_revisions())
         except Exception as error:  # Alembic's own errors, in the user's files
             raise ValueError(f"{type(error).__name__}: {error}") from None
-        if len(heads) > 1:
-            raise ValueError(
-                f"several heads ({', '.join(sorted(heads))}): merge them with "
-                "'alembic merge heads' so that head is one revision"
-            )
+        self.heads = sorted(heads)
+        if len(heads) > 1 and not several_heads_allowed:
+            raise ValueError(several_heads(self.heads))
         env_py = Path(script.dir) / "env.py"
         if "attributes" not in env_py.read_text():
             raise ValueError(
@@ -76,12 +89,30 @@ class AlembicSource:
                 "(Alembic's cookbook: 'Sharing a Connection across one or more programmatic "
                 "migration commands')"
             )
-        self._revisions = revisions
+        self._revisions = [revision.revision for revision in reversed(walked)]
+        self._downgrades = _downgrades(walked) if len(heads) == 1 else []
+        self.script_dir = Path(script.dir)
+        self.unreplayable: str | None = None  # why this process's build was not captured
+        self._script: str | None = None  # what this process's build sent, to replay
         self._identity = _identity(ini, env_py, Path(script.dir))
         self._cache = cache_dir() / "migrations" / f"{self._identity[:32]}.sql"
 
-    def _config(self) -> Any:
-        return self._config_class(str(self._ini))
+    def _config(self, connection: Connection | None = None) -> Any:
+        config = self._config_class(str(self._ini))
+        if connection is not None:
+            config.attributes["connection"] = connection
+        return config
+
+    @property
+    def revisions(self) -> list[str]:
+        """Every revision, base first."""
+        return list(self._revisions)
+
+    @property
+    def downgrade_steps(self) -> list[tuple[str, str]]:
+        """``(revision, what downgrading it leaves)`` from head down, as far as the revisions
+        have a ``downgrade()`` with something in it; none where the history branches."""
+        return list(self._downgrades)
 
     def build(self, connection: Connection) -> None:
         """Replay the cache, or migrate and fill it. Workers of one run (and concurrent runs)
@@ -89,12 +120,24 @@ class AlembicSource:
         self._cache.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self._cache.with_suffix(".lock"))):
             cached = self._cached()
-            if cached is not None:
-                connection.exec_driver_sql(cached)
+            if cached is not None and self._replayed_inside(connection, cached):
+                self._script = cached
                 return
-            captured = self._migrate(connection)
-            if captured is not None:
-                self._store(captured)
+            self._script = self._migrate(connection)
+            if self._script is not None:
+                self._store(self._script)
+
+    def _replayed_inside(self, connection: Connection, script: str) -> bool:
+        """Replay ``script``; where it creates something outside the worker schema (it was
+        captured in a database of its own, where a migration may create schemas), undo it:
+        the migrations then run, and name the revision."""
+        namespace = connection.execute(text("SELECT current_schema()")).scalar_one()
+        with connection.begin_nested() as replay:
+            connection.exec_driver_sql(script)
+            if namespace != "public" and connection.execute(text(_CREATED_OUTSIDE)).first():
+                replay.rollback()
+                return False
+        return True
 
     def discard_cache(self) -> None:
         """``uow_rebuild``: the next build migrates afresh (and captures again)."""
@@ -113,47 +156,50 @@ class AlembicSource:
             staging.write(script)
         os.replace(staging.name, self._cache)
 
-    def _migrate(self, connection: Connection) -> str | None:
-        """Upgrade revision by revision; return what was sent, if it can be replayed."""
+    def upgrade(
+        self,
+        connection: Connection,
+        after: str | None = None,
+        capture: Callable[[str, Any, str, Any, bool], None] | None = None,
+    ) -> None:
+        """Upgrade ``connection``'s namespace to head, revision by revision from the one after
+        ``after`` (from the first, if None). Each of these is a ``MigrationError`` naming the
+        revision: a revision that fails, an ``env.py`` that migrates a connection of its own, and
+        (in a worker schema) a revision that creates something outside it. ``capture`` sees each
+        statement a revision sends: ``(revision, cursor, statement, parameters, executemany)``."""
         from alembic import command
 
         namespace = connection.execute(text("SELECT current_schema()")).scalar_one()
-        statements: list[str] = []
-        replayable = True
-        capturing = False
+        running: str | None = None
+        sent = 0
 
-        def capture(
+        def listen(
             conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
         ) -> None:
-            nonlocal replayable
-            if not capturing:
+            nonlocal sent
+            if running is None:
                 return
-            mogrify = getattr(cursor, "mogrify", None)
-            if mogrify is None:
-                replayable = False
-                statements.append(statement)
-                return
-            batch = parameters if many and isinstance(parameters, (list, tuple)) else [parameters]
-            for params in batch:
-                rendered = mogrify(statement, params or None)
-                statements.append(rendered.decode() if isinstance(rendered, bytes) else rendered)
+            sent += 1
+            if capture is not None:
+                capture(running, cursor, statement, parameters, many)
 
-        event.listen(connection, "before_cursor_execute", capture)
+        revisions = self._revisions
+        if after is not None:
+            revisions = revisions[revisions.index(after) + 1 :]
+        event.listen(connection, "before_cursor_execute", listen)
         try:
-            for revision in self._revisions:
-                before = len(statements)
-                config = self._config()
-                config.attributes["connection"] = connection
-                capturing = True
+            for revision in revisions:
+                running, sent = revision, 0
                 try:
-                    command.upgrade(config, revision)
+                    with _logging_kept():
+                        command.upgrade(self._config(connection), revision)
                 except Exception as error:
                     raise MigrationError(
                         f"uow_alembic: revision {revision} failed: {cause_line(error)}"
                     ) from error
                 finally:
-                    capturing = False
-                if len(statements) == before and revision == self._revisions[0]:
+                    running = None
+                if sent == 0:
                     raise MigrationError(
                         "uow_alembic: env.py ran the migrations on a connection of its own, not "
                         "on the one pytest-uow handed it: use config.attributes.get('connection')"
@@ -167,15 +213,63 @@ class AlembicSource:
                             "migration (or use UOW_ISOLATION=database)"
                         )
         finally:
-            event.remove(connection, "before_cursor_execute", capture)
-        if not replayable or any(_names(statement, namespace) for statement in statements):
+            event.remove(connection, "before_cursor_execute", listen)
+
+    def downgrade(self, connection: Connection, steps: list[tuple[str, str]]) -> None:
+        """Downgrade ``(revision, target)`` by ``(revision, target)``; a failure names its
+        revision."""
+        from alembic import command
+
+        for revision, target in steps:
+            try:
+                with _logging_kept():
+                    command.downgrade(self._config(connection), target)
+            except Exception as error:
+                raise MigrationError(
+                    f"uow_alembic: the downgrade of revision {revision} failed: {cause_line(error)}"
+                ) from error
+
+    def _migrate(self, connection: Connection) -> str | None:
+        """Upgrade to head; return what was sent, if it can be replayed (else say why, in
+        ``unreplayable``)."""
+        namespace = connection.execute(text("SELECT current_schema()")).scalar_one()
+        sent: list[tuple[str, str]] = []
+        unrendered: list[str] = []
+
+        def capture(
+            revision: str, cursor: Any, statement: str, parameters: Any, many: bool
+        ) -> None:
+            mogrify = getattr(cursor, "mogrify", None)
+            if mogrify is None:
+                unrendered.append(revision)
+                return
+            batch = parameters if many and isinstance(parameters, (list, tuple)) else [parameters]
+            for params in batch:
+                rendered = mogrify(statement, params or None)
+                text_ = rendered.decode() if isinstance(rendered, bytes) else rendered
+                sent.append((revision, text_))
+
+        self.upgrade(connection, capture=capture)
+        naming = [(revision, sql) for revision, sql in sent if _names(sql, namespace)]
+        if unrendered:
+            self.unreplayable = (
+                f"the driver {connection.dialect.driver} cannot render the statements of "
+                f"revision {unrendered[0]} for a replay"
+            )
+        elif naming:
+            revision, statement = naming[0]
+            self.unreplayable = (
+                f"revision {revision} names the namespace it runs in "
+                f"({_excerpt(statement.replace(namespace, '<namespace>'))})"
+            )
+        if self.unreplayable is not None:
             return None
-        kept = [statement for statement in statements if not _reads_the_catalog(statement)]
+        kept = [statement for _, statement in sent if not _reads_the_catalog(statement)]
         return "".join(f"{statement.rstrip().rstrip(';')};\n" for statement in kept)
 
     def ddl(self, dialect: Dialect) -> str | None:
-        """What the last build sent, when it can be replayed."""
-        return self._cached()
+        """What this process's build sent or replayed, when it can be replayed."""
+        return self._script
 
     def fill(self, connection: Connection) -> None:
         return None
@@ -185,6 +279,86 @@ class AlembicSource:
 
     def tables_naming_a_schema(self) -> list[str]:
         return []
+
+    def notes(self) -> list[str]:
+        if self.unreplayable is None:
+            return []
+        return [
+            "uow_alembic: the migrations ran for every worker namespace (and every recreate), "
+            f"since their first run cannot be replayed: {self.unreplayable}"
+        ]
+
+
+def several_heads(heads: list[str]) -> str:
+    """The one line for a history with several heads."""
+    return (
+        f"several heads ({', '.join(heads)}): merge them with 'alembic merge heads' so that "
+        "head is one revision"
+    )
+
+
+@contextmanager
+def _logging_kept() -> Iterator[None]:
+    """Put the process's logging back as it was: handlers and levels of the root logger, and
+    which loggers are disabled (``fileConfig`` disables every logger its file does not name)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {
+        name: (logger.disabled, logger.level, list(logger.handlers), logger.propagate)
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, logger in list(logging.Logger.manager.loggerDict.items()):
+            if not isinstance(logger, logging.Logger):
+                continue
+            disabled, logger_level, logger_handlers, propagate = loggers.get(
+                name, (False, logging.NOTSET, [], True)
+            )
+            logger.disabled, logger.propagate = disabled, propagate
+            logger.setLevel(logger_level)
+            logger.handlers[:] = logger_handlers
+
+
+def _downgrades(walked: list[Any]) -> list[tuple[str, str]]:
+    """From the head down (``walked`` is Alembic's order), the revisions whose ``downgrade()``
+    does something, until the first that does not; none where a revision merges or branches."""
+    if any(isinstance(script.down_revision, (tuple, list)) for script in walked):
+        return []
+    steps = []
+    for script in walked:
+        if not _does_something(getattr(script.module, "downgrade", None)):
+            break
+        steps.append((script.revision, script.down_revision or "base"))
+    return steps
+
+
+def _does_something(function: object) -> bool:
+    """Whether a function's body is more than ``pass``, a docstring and comments (the body
+    Alembic generates for a revision nobody wrote a downgrade for)."""
+    if not callable(function):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    definition = tree.body[0]
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return True
+    return any(
+        not isinstance(node, ast.Pass)
+        and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        for node in definition.body
+    )
+
+
+def _excerpt(statement: str, length: int = 80) -> str:
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= length else flat[: length - 3] + "..."
 
 
 def _names(statement: str, namespace: str) -> bool:

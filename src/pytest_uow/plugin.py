@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pytest_uow.check_items import MIGRATION_CHECKS, migration_check_items, once_per_run
 from pytest_uow.config import add_options, resolve, source_identity
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
@@ -63,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
         database=WorkerDatabase(settings, worker, server, isolation),
     )
     config.stash[STATE] = state
+    if settings.check_migrations.value:
+        config.stash[MIGRATION_CHECKS] = once_per_run(state)
     if settings.rebuild.value and worker.is_controller:
         settings.source.discard_cache()  # before any worker starts: the first one builds
     if config.pluginmanager.hasplugin("xdist") and worker.is_controller:
@@ -76,6 +79,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = run_state(config).settings
     return settings_lines(settings) if settings.configured else []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """The migration checks come first: before ``-k`` and the other plugins' selections, and
+    ahead of the tests whose namespaces the migrations build."""
+    checks = session.config.stash.get(MIGRATION_CHECKS, None)
+    if checks is not None:
+        items[:0] = migration_check_items(session, checks)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -126,6 +138,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         "reset_seconds": state.reset_seconds,
         "ready_seconds": database.ready_seconds,
         "template": template.__dict__ if template is not None else None,
+        "notes": state.settings.source.notes(),
     }
     hand_back(session.config, results, state.results.add)
 
@@ -139,5 +152,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is not None and state.server is not None and state.worker.is_controller:
+    if state is None or not state.worker.is_controller:
+        return
+    checks = config.stash.get(MIGRATION_CHECKS, None)
+    if checks is not None:
+        checks.remove()
+    if state.server is not None:
         state.server.stop()

@@ -30,9 +30,14 @@ def settings_lines(settings: Settings) -> list[str]:
         for label, setting in settings.all.items()
     ]
     if settings.alembic.value is not None and settings.metadata.value is not None:
+        compared = (
+            "uow::migrations::models_match compares it with them"
+            if settings.check_migrations.value
+            else "turn on uow_check_migrations to compare it with them"
+        )
         lines.append(
             "uow: the tables are built by uow_alembic's migrations; uow_metadata is not used to "
-            "build them"
+            f"build them ({compared})"
         )
     return lines
 
@@ -90,6 +95,7 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
             f"uow: {len(ready)} {noun}(s) ready in "
             f"{min(ready) * 1000:.0f}-{max(ready) * 1000:.0f} ms"
         )
+    lines += [f"uow: {note}" for note in results.notes]
     lines += reset_lines(results.reset_seconds)
     if results.kept:
         where = "on the throwaway server, which is removed now" if server else "kept"

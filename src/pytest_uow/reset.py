@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.binding import Binding
+from pytest_uow.check_items import MigrationCheck
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
 from pytest_uow.leaks import leak_report
 from pytest_uow.locks import describe_backends, is_lock_timeout
@@ -45,6 +46,8 @@ def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> N
     re-bound (every test may then write through them), when it carries the marker, or when it
     uses a function-scoped fixture of the plugin; it only needs the database open when it uses
     a session-scoped one. ``marker`` is the item's closest ``uow`` marker, looked up once."""
+    if isinstance(item, MigrationCheck):
+        return Need.NOTHING  # it works in a namespace of its own
     names = getattr(item, "fixturenames", ())
     if state.settings.adapters or marker is not None or not FUNCTION_FIXTURES.isdisjoint(names):
         return Need.ISOLATION

@@ -49,6 +49,9 @@ class SchemaSource(Protocol):
     def discard_cache(self) -> None:
         """``uow_rebuild``: forget what earlier runs kept, so this run builds afresh."""
 
+    def notes(self) -> list[str]:
+        """What the run's summary should say about how this process's builds went."""
+
 
 class NoTables:
     """No ``uow_metadata``: worker namespaces start empty."""
@@ -72,6 +75,9 @@ class NoTables:
 
     def discard_cache(self) -> None:
         return None
+
+    def notes(self) -> list[str]:
+        return []
 
 
 class MetaDataSource:
@@ -122,6 +128,9 @@ class MetaDataSource:
     def discard_cache(self) -> None:
         return None
 
+    def notes(self) -> list[str]:
+        return []
+
 
 class SeededSource:
     """Another source's tables, then the rows of ``uow_seed``: reference data every test
@@ -167,6 +176,9 @@ class SeededSource:
 
     def discard_cache(self) -> None:
         self._tables.discard_cache()
+
+    def notes(self) -> list[str]:
+        return self._tables.notes()
 
 
 def load_seed(spec: str) -> Callable[[Connection], object]:

@@ -26,6 +26,8 @@ class RunResults:
     ready_seconds: list[float] = field(default_factory=list)
     # Per worker cloned from a template: which, and whether that worker built it.
     templates: list[Template] = field(default_factory=list)
+    # What the schema source said about the workers' builds, each said once.
+    notes: list[str] = field(default_factory=list)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
@@ -35,6 +37,7 @@ class RunResults:
             self.ready_seconds.append(results["ready_seconds"])
         if results.get("template") is not None:
             self.templates.append(Template(**results["template"]))
+        self.notes.extend(note for note in results.get("notes", []) if note not in self.notes)
         for strategy, seconds in results.get("reset_seconds", {}).items():
             self.reset_seconds.setdefault(strategy, []).extend(seconds)
 

@@ -120,6 +120,9 @@ class _NotedBuild:
     def discard_cache(self) -> None:
         self._source.discard_cache()
 
+    def notes(self) -> list[str]:
+        return self._source.notes()
+
 
 class WorkerDatabase:
     """The worker's namespace, built by the schema source; implements the strategies'

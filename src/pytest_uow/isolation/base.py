@@ -71,6 +71,10 @@ class Isolation(Protocol):
         """Create the namespace, marked as the worker's, claim it, and have ``source`` build
         its tables."""
 
+    def create_empty(self, server: Engine, engine: Engine) -> None:
+        """Create the namespace, marked and claimed as ``create`` does, with nothing in it (a
+        scratch namespace: no template involved)."""
+
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
         """Drop the namespace and create it again as ``create`` left it; return the worker's
         backends ended on the way."""

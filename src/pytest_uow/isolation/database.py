@@ -231,6 +231,11 @@ class DatabaseIsolation:
         self.template = self._ready_template(sql, server, source)
         self._clone(sql)
 
+    def create_empty(self, server: Engine, engine: Engine) -> None:
+        sql = self._connect(server)
+        sql.create(self.name, "template0")
+        sql.comment(self.name, mark(OWNED, self._worker.run_id, self._worker.name))
+
     def _clone(self, sql: _Server) -> None:
         assert self.template is not None
         sql.create(self.name, self.template.name, self._clone_strategy)

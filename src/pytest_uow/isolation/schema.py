@@ -104,6 +104,11 @@ class SchemaIsolation:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
             source.build(connection)
 
+    def create_empty(self, server: Engine, engine: Engine) -> None:
+        self._lease = _take_lease(server, self.name)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(self._create_sql(connection.dialect))
+
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
         """Drop the schema and replay its creation and the source's DDL in one round trip,
         mark included, so that the reaper still knows it as ours; then the baseline rows. A

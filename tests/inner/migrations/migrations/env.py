@@ -1,9 +1,14 @@
 """Alembic's documented env.py pattern: use the connection a caller hands over, if any."""
 
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 config = context.config
+
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name)
 
 
 def run_migrations_online():

@@ -16,6 +16,9 @@ def upgrade():
     if os.environ.get("MIGRATE_INTO_PUBLIC"):
         op.execute(f"CREATE TABLE public.{os.environ['MIGRATE_INTO_PUBLIC']} (id int)")
     op.add_column("customers", sa.Column("email", sa.String(100)))
+    if os.environ.get("NAME_THE_SCHEMA"):
+        schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar()
+        op.execute(f"COMMENT ON TABLE {schema}.customers IS 'our customers'")
 
 
 def downgrade():

@@ -7,8 +7,13 @@ migration cache (the first worker migrates, the other replays), and with ``uow_a
 (every worker replays; no migration code runs). Prints each run's wall time and, from the
 plugin's summary, how long the workers waited for their namespaces.
 
+``--example`` does the same with ``examples/allocation`` (its two migrations and its seed, 24
+tests), in a copy whose pyproject is rewritten for the ``create_all`` run; a fourth run adds
+``--uow-check-migrations``, to show what the checks cost a run.
+
     python benchmarks/migrations.py                  # 40 migrations
     python benchmarks/migrations.py --migrations 10
+    python benchmarks/migrations.py --example
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -26,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from compare import run_pytest
 from synthetic import write_suite
 
+EXAMPLE = Path(__file__).parent.parent / "examples" / "allocation"
 _READY_LINE = re.compile(r"uow: (\d+) worker schema\(s\) ready in (\d+)-(\d+) ms")
 
 ENV_PY = """
@@ -74,30 +81,63 @@ def write_migrations(root: Path, count: int) -> None:
         )
 
 
+def _measured(root: Path, runs: list[tuple[str, list[str]]], env: dict[str, str]) -> list[str]:
+    """One line per run: its wall time and how long its workers waited for their namespaces."""
+    lines = []
+    for label, extra in runs:
+        wall, output = run_pytest(root, ["-n", "2", *extra], env)
+        match = _READY_LINE.search(output)
+        if match is None:
+            raise SystemExit(f"no readiness figures in:\n{output[-2000:]}")
+        lines.append(f"{label:34} {wall:7.2f} {match.group(2):>18}-{match.group(3):<8}")
+    return lines
+
+
+def _example_runs(root: Path) -> list[tuple[str, list[str]]]:
+    """A copy of the example, and its runs: the create_all one from a pyproject without
+    uow_alembic (the -o override cannot unset it), the others through the command line."""
+    shutil.copytree(EXAMPLE, root / "example", ignore=shutil.ignore_patterns("__pycache__"))
+    pyproject = root / "example" / "pyproject.toml"
+    kept = [
+        line
+        for line in pyproject.read_text().splitlines()
+        if not line.startswith(("uow_alembic", "uow_check_migrations"))
+    ]
+    pyproject.write_text("\n".join(kept) + "\n")
+    alembic = ["--uow-alembic=alembic.ini"]
+    return [
+        ("uow_metadata (create_all)", []),
+        ("uow_alembic, first run", alembic),
+        ("uow_alembic, repeat run", alembic),
+        ("uow_alembic, repeat, checks on", [*alembic, "--uow-check-migrations"]),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--migrations", type=int, default=40, metavar="N")
     parser.add_argument("--tests", type=int, default=20, metavar="N")
+    parser.add_argument("--example", action="store_true", help="measure examples/allocation")
     args = parser.parse_args(argv)
-    lines = [f"{'build':34} {'wall s':>7} {'workers ready ms (min-max)':>27}"]
+    header = f"{'build':34} {'wall s':>7} {'workers ready ms (min-max)':>27}"
     with tempfile.TemporaryDirectory(prefix="uow-migrations-") as directory:
         root = Path(directory)
-        write_suite(root, tables=args.migrations, tests=args.tests, rows=1, variant="rollback")
-        write_migrations(root, args.migrations)
         env = dict(os.environ, XDG_CACHE_HOME=str(root / "cache"))
-        runs = [
-            ("uow_metadata (create_all)", []),
-            ("uow_alembic, first run", ["--uow-alembic=alembic.ini"]),
-            ("uow_alembic, repeat run", ["--uow-alembic=alembic.ini"]),
-        ]
-        for label, extra in runs:
-            wall, output = run_pytest(root, ["-n", "2", *extra], env)
-            match = _READY_LINE.search(output)
-            if match is None:
-                raise SystemExit(f"no readiness figures in:\n{output[-2000:]}")
-            lines.append(f"{label:34} {wall:7.2f} {match.group(2):>18}-{match.group(3):<8}")
-    print(f"{args.migrations} migrations, {args.tests} tests, -n 2, schema mode")
-    print("\n".join(lines))
+        if args.example:
+            runs = _example_runs(root)
+            lines = _measured(root / "example", runs, env)
+            print("examples/allocation: 2 migrations, a seed, 24 tests, -n 2, schema mode")
+        else:
+            write_suite(root, tables=args.migrations, tests=args.tests, rows=1, variant="rollback")
+            write_migrations(root, args.migrations)
+            runs = [
+                ("uow_metadata (create_all)", []),
+                ("uow_alembic, first run", ["--uow-alembic=alembic.ini"]),
+                ("uow_alembic, repeat run", ["--uow-alembic=alembic.ini"]),
+            ]
+            lines = _measured(root, runs, env)
+            print(f"{args.migrations} migrations, {args.tests} tests, -n 2, schema mode")
+    print("\n".join([header, *lines]))
     return 0
 
 

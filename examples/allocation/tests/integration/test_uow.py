@@ -41,7 +41,9 @@ def test_repository_saves_and_loads_a_product(uow_session):
     repo.add(model.Product("GENERIC-SOFA", [model.Batch("batch1", "GENERIC-SOFA", 100, None)]))
     uow_session.commit()
 
-    [product_sku] = uow_session.execute(text("SELECT sku FROM products")).scalars()
+    [product_sku] = uow_session.execute(
+        text("SELECT sku FROM products WHERE sku NOT LIKE 'CATALOGUE-%'")
+    ).scalars()
     assert product_sku == "GENERIC-SOFA"
     assert repo.get("GENERIC-SOFA").batches[0].reference == "batch1"
 
@@ -133,3 +135,27 @@ def test_concurrent_updates_to_version_are_not_allowed(uow_session_factory):
         )
     ).all()
     assert len(orders) == 1
+
+
+@pytest.mark.uow(strategy="truncate")
+@pytest.mark.parametrize("attempt", range(2))
+def test_every_test_starts_with_the_catalogue(uow_session_factory, attempt):
+    """The reference data (uow_seed) is there in every test, whatever the one before did with
+    it: here the tests commit for real, and the reset puts the catalogue back."""
+    session = uow_session_factory()
+    assert session.execute(text("SELECT sku FROM products ORDER BY sku")).scalars().all() == [
+        "CATALOGUE-CHAIR",
+        "CATALOGUE-LAMP",
+    ]
+
+    services.add_batch(
+        "lamps", "CATALOGUE-LAMP", 10, None, unit_of_work.SqlAlchemyUnitOfWork(uow_session_factory)
+    )
+    session.execute(text("DELETE FROM products WHERE sku = 'CATALOGUE-CHAIR'"))
+    session.commit()
+
+    with unit_of_work.SqlAlchemyUnitOfWork(uow_session_factory) as uow:
+        assert [batch.reference for batch in uow.products.get("CATALOGUE-LAMP").batches] == [
+            "lamps"
+        ]
+        assert uow.products.get("CATALOGUE-CHAIR") is None

@@ -146,6 +146,22 @@ def test_a_downgrade_that_leaves_a_table_behind_is_reported(migrated: pytest.Pyt
     )
 
 
+def test_a_failing_downgrade_is_one_line_naming_its_revision(migrated: pytest.Pytester) -> None:
+    migrated.makepyprojecttoml(CHECKED_INI)
+    second = migrated.path / "migrations" / "versions" / "0002_countries.py"
+    second.write_text(second.read_text().replace("DELETE FROM countries", "DELETE FROM nowhere"))
+
+    result = migrated.runpytest_subprocess("-p", "no:xdist", "-k", "downgrade_and_upgrade")
+
+    result.assert_outcomes(failed=1, deselected=9)
+    result.stdout.fnmatch_lines(
+        [
+            "uow_alembic: the downgrade of revision 0002 failed: UndefinedTable: relation "
+            '"nowhere" does not exist'
+        ]
+    )
+
+
 def test_several_heads_fail_the_single_head_check_instead_of_the_start(
     migrated: pytest.Pytester,
 ) -> None:

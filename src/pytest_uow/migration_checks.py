@@ -116,11 +116,11 @@ def _downgrade_and_upgrade(source: AlembicSource, engine: Engine, scope: Scope) 
     with engine.connect() as connection:
         try:
             with connection.begin():
-                source.downgrade(connection, steps)
+                source.downgrade(connection, target)
                 if target == "base":
                     problems += _left_at_base(connection, scope)
             with connection.begin():
-                source.upgrade(connection, after=None if target == "base" else target)
+                source.upgrade(connection)
         except MigrationError as error:
             problems.append(str(error))
     return Outcome(tuple(problems))

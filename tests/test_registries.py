@@ -37,5 +37,8 @@ def test_the_default_isolation_mode_is_registered() -> None:
 
 
 def test_an_object_of_no_known_kind_is_refused_naming_what_is_accepted() -> None:
-    with pytest.raises(ValueError, match=r"^app:engine is a dict; expected a sessionmaker or "):
+    with pytest.raises(
+        ValueError,
+        match=r"^app:engine is a dict; expected a sessionmaker, scoped_session, async_",
+    ):
         adapter_for("app:engine", {})

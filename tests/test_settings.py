@@ -302,7 +302,8 @@ BAD_VALUES = [
         "UOW_SESSIONMAKERS",
         "app:metadata",
         "uow_sessionmakers: 'app:metadata' from environment UOW_SESSIONMAKERS: app:metadata is a "
-        "MetaData; expected a sessionmaker or scoped_session",
+        "MetaData; expected a sessionmaker, scoped_session, async_sessionmaker or "
+        "async_scoped_session",
     ),
     (
         "cli",

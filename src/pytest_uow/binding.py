@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from pytest_uow.loops import AsyncTestSide
+
 
 @dataclass(frozen=True)
 class Binding:
@@ -23,6 +25,8 @@ class Binding:
     bind_for: Callable[[object], Connection | Engine] | None = None
     # Sessions the plugin handed out; closed before the reset so they hold no locks.
     sessions: weakref.WeakSet[Session] = field(default_factory=weakref.WeakSet)
+    # The test's async side, where async sessions are in use (``loops.py``).
+    aio: AsyncTestSide | None = None
 
     @property
     def commits_are_real(self) -> bool:

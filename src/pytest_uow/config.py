@@ -8,6 +8,7 @@ test starts, as a one-line ``pytest.UsageError`` (exit code 4).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
 from pytest_uow.loading import load_object
 from pytest_uow.migrations import AlembicSource
 from pytest_uow.sessions.base import SessionAdapter
-from pytest_uow.sessions.registry import adapter_for
+from pytest_uow.sessions.registry import ASYNC_KINDS, adapter_for
 from pytest_uow.sources import (
     MetaDataSource,
     NoTables,
@@ -38,6 +39,9 @@ from pytest_uow.strategies.registry import DEFAULT_STRATEGY, STRATEGIES
 T = TypeVar("T")
 
 DEFAULT_DRIVER = "psycopg2"
+_SYNC_DRIVERS = ("psycopg2", "psycopg")
+# The plugin's own work is synchronous: an async driver's URL is used with its sync counterpart.
+_SYNC_COUNTERPART = {"asyncpg": "psycopg2", "psycopg_async": "psycopg"}
 # The worker suffix (_<run>_gw<n>) takes at most 21 bytes of PostgreSQL's 63.
 MAX_PREFIX_LENGTH = 40
 _SAFE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
@@ -79,7 +83,9 @@ class Settings:
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
     models: MetaData | None = None
-    migrations: AlembicSource | None = None  # uow_alembic's, also where a seed follows them
+    migrations: AlembicSource | None = None
+    # The tests' async connections' driver (asyncpg or psycopg); None when neither is there.
+    async_driver: str | None = None  # uow_alembic's, also where a seed follows them
 
     @property
     def all(self) -> dict[str, Sourced[Any]]:
@@ -291,8 +297,10 @@ def resolve(config: pytest.Config) -> Settings:
     raw_sessionmakers = _raw(config, _SESSIONMAKERS, ())
     sessionmakers = _check(_SESSIONMAKERS, raw_sessionmakers, _split_specs)
     adapters = _check(_SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
+    raw_url = _raw(config, _URL)
+    url: Sourced[URL | None] = _check(_URL, raw_url, parse_url)
     return Settings(
-        url=_check(_URL, _raw(config, _URL), parse_url),
+        url=url,
         metadata=metadata,
         isolation=isolation,
         strategy=_check(
@@ -311,6 +319,7 @@ def resolve(config: pytest.Config) -> Settings:
         adapters=adapters,
         models=models,
         migrations=migrations,
+        async_driver=_async_driver(raw_url, adapters),
     )
 
 
@@ -376,8 +385,41 @@ def parse_url(value: object) -> URL:
             "expected postgresql://user@host:port/database"
         )
     if "+" not in url.drivername:
-        url = url.set(drivername=f"postgresql+{DEFAULT_DRIVER}")
+        return url.set(drivername=f"postgresql+{DEFAULT_DRIVER}")
+    driver = url.get_driver_name()
+    if driver in _SYNC_COUNTERPART:
+        return url.set(drivername=f"postgresql+{_SYNC_COUNTERPART[driver]}")
+    if driver not in _SYNC_DRIVERS:
+        raise ValueError(
+            f"pytest-uow cannot use the driver {driver}; use postgresql:// (psycopg2), "
+            "postgresql+psycopg://, postgresql+asyncpg:// or postgresql+psycopg_async://"
+        )
     return url
+
+
+def url_async_driver(value: object) -> str | None:
+    """The async driver a URL names (``asyncpg``, or ``psycopg`` for psycopg 3), if any."""
+    driver = make_url(str(value).strip()).get_driver_name()
+    return {"asyncpg": "asyncpg", "psycopg_async": "psycopg", "psycopg": "psycopg"}.get(driver)
+
+
+def _async_driver(url: Sourced[object], adapters: tuple[SessionAdapter, ...]) -> str | None:
+    """The driver of the tests' async connections: the application's own (every session of a
+    test shares one connection under rollback), else the one uow_database_url names, else
+    asyncpg or psycopg, whichever is installed."""
+    for adapter in adapters:
+        if isinstance(adapter, ASYNC_KINDS):
+            driver = adapter.driver
+            if driver is not None:
+                return driver
+    if url.value is not None:
+        named = url_async_driver(url.value)
+        if named is not None:
+            return named
+    for driver, module in (("asyncpg", "asyncpg"), ("psycopg", "psycopg")):
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return None
 
 
 def _parse_bool(value: object) -> bool:

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from pytest_uow.binding import Binding
+from pytest_uow.loops import AsyncTestSide, TestSession
 from pytest_uow.reset import open_database
 from pytest_uow.state import RunState, run_state
 
@@ -97,3 +99,42 @@ def uow_session(uow_session_factory: sessionmaker[Session]) -> Iterator[Session]
     test."""
     with uow_session_factory() as session:
         yield session
+
+
+class _HandedOutAsyncSession(AsyncSession):
+    """An AsyncSession of ``uow_async_session_factory``: closed by the plugin after the test,
+    on the test's event loop (a sync teardown cannot await ``close()``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        side = TestSession.current
+        if side is not None:
+            side.track(self)
+
+
+def _async_side(binding: Binding) -> AsyncTestSide:
+    assert binding.aio is not None, "a test that asks for an async fixture has an async side"
+    return binding.aio
+
+
+@pytest.fixture
+def uow_async_session_factory(_uow_run: RunState) -> async_sessionmaker[AsyncSession]:
+    """The ``async_sessionmaker`` to inject into an async Unit of Work. Its sessions connect
+    when they first need to, on the event loop running them: under ``rollback`` they share one
+    connection whose transaction is rolled back after the test (``commit()`` releases a
+    savepoint); under ``truncate`` and ``recreate`` they commit for real."""
+    binding = _binding(_uow_run)
+    _async_side(binding)
+    return async_sessionmaker(
+        class_=_HandedOutAsyncSession,
+        sync_session_class=TestSession,
+        **dict(binding.session_options),
+    )
+
+
+@pytest.fixture
+def uow_async_session(
+    uow_async_session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncSession:
+    """One AsyncSession from ``uow_async_session_factory``, closed after the test."""
+    return uow_async_session_factory()

@@ -15,6 +15,8 @@ from pytest_uow.config import add_options, resolve, source_identity
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
     _uow_run,
+    uow_async_session,
+    uow_async_session_factory,
     uow_connection,
     uow_database_url,
     uow_engine,
@@ -33,6 +35,8 @@ from pytest_uow.workspace import WorkerDatabase
 
 __all__ = [
     "_uow_run",
+    "uow_async_session",
+    "uow_async_session_factory",
     "uow_connection",
     "uow_database_url",
     "uow_engine",

@@ -10,6 +10,7 @@ takes ``request`` costs pytest a new fixture definition per test.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 import warnings
@@ -24,12 +25,16 @@ from pytest_uow.check_items import MigrationCheck
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
 from pytest_uow.leaks import leak_report
 from pytest_uow.locks import describe_backends, is_lock_timeout
-from pytest_uow.sessions.registry import rebound
+from pytest_uow.loops import AsyncTestSide, TestSession
+from pytest_uow.sessions.registry import ASYNC_KINDS, rebound
 from pytest_uow.state import RunState
 from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
 from pytest_uow.workspace import WorkerDatabase
 
-FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"})
+ASYNC_FIXTURES = frozenset({"uow_async_session_factory", "uow_async_session"})
+FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"}) | (
+    ASYNC_FIXTURES
+)
 SESSION_FIXTURES = frozenset({"uow_database_url", "uow_schema", "uow_engine"})
 
 
@@ -117,6 +122,10 @@ class TestLife:
         self._database = open_database(state)
         self._isolation: AbstractContextManager[Binding] | None = None
         self._rebinding: AbstractContextManager[None] | None = None
+        self._uses_async = not ASYNC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or (
+            any(isinstance(adapter, ASYNC_KINDS) for adapter in state.settings.adapters)
+        )
+        self._aio: AsyncTestSide | None = None
 
     def start(self) -> Binding:
         database = self._database
@@ -125,6 +134,12 @@ class TestLife:
                 database.leak_detector.start()
             self._isolation = self._strategy.isolate(database)
             binding = self._isolation.__enter__()
+            if self._uses_async:
+                self._aio = AsyncTestSide(
+                    database.async_worker, binding.commits_are_real, database.isolation_level_of
+                )
+                binding = dataclasses.replace(binding, aio=self._aio)
+                TestSession.current = self._aio
             if self._state.settings.adapters:
                 self._rebinding = rebound(self._state.settings.adapters, binding)
                 self._rebinding.__enter__()
@@ -132,6 +147,8 @@ class TestLife:
             message = database.explain(
                 error, f"could not isolate {self._test} ({self._strategy.name})"
             )
+        except UowError as error:
+            message = f"pytest-uow could not isolate {self._test}: {error}"
         else:
             return binding
         self._exit_quietly()
@@ -139,6 +156,7 @@ class TestLife:
 
     def _exit_quietly(self) -> None:
         """After a failed start: undo what was entered; the start's error is the one shown."""
+        TestSession.current = None
         for context in (self._rebinding, self._isolation):
             if context is not None:
                 try:
@@ -154,6 +172,9 @@ class TestLife:
         try:
             if self._rebinding is not None:
                 self._rebinding.__exit__(None, None, None)
+            if self._aio is not None:
+                TestSession.current = None
+                self._aio.end()
             assert self._isolation is not None
             self._isolation.__exit__(None, None, None)
         except (SQLAlchemyError, UowError) as error:

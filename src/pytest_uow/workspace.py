@@ -27,6 +27,7 @@ from pytest_uow.isolation.base import Isolation, Template, identified
 from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.leaks import LeakDetector
 from pytest_uow.locks import Backend, describe_backends
+from pytest_uow.loops import AsyncWorker
 from pytest_uow.server import RunServer
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -154,6 +155,7 @@ class WorkerDatabase:
         # Whether the build leaves rows (a seed, migrations): a rebuild then takes the baseline
         # again at once (50 ms at 200 tables); without, it stays "every table empty".
         self._baseline_has_rows = False
+        self._async_worker: AsyncWorker | None = None
 
     @property
     def name(self) -> str:
@@ -394,6 +396,23 @@ class WorkerDatabase:
         if self._leak_detector is not None:
             self._leak_detector.close()
 
+    @property
+    def async_worker(self) -> AsyncWorker:
+        """The worker's async engines, one per event loop (opened when a test first needs one)."""
+        if self._async_worker is None:
+            driver = self._settings.async_driver
+            if driver is None:
+                raise UowError(
+                    "pytest-uow's async sessions need an async driver: pip install "
+                    "'pytest-uow[async]' (asyncpg), or psycopg"
+                )
+            self._async_worker = AsyncWorker(self.url, driver)
+        return self._async_worker
+
+    def isolation_level_of(self, original_bind: object) -> str | None:
+        """The isolation level an application's own engine (sync or async) asked for."""
+        return _requested_isolation_level(getattr(original_bind, "sync_engine", original_bind))
+
     def engine_like(self, original_bind: object) -> Engine:
         """The worker engine, at the isolation level the application's own engine asked for."""
         level = _requested_isolation_level(original_bind)
@@ -412,6 +431,10 @@ class WorkerDatabase:
         if self._engine is None:
             return None
         lost = self.lost
+        if self._async_worker is not None:
+            with contextlib.suppress(SQLAlchemyError, UowError):
+                self._async_worker.close()
+            self._async_worker = None
         self._close_connections()
         self._leak_detector = None
         engine, self._engine = self._engine, None

@@ -8,12 +8,22 @@ public API, and gives it back its own settings afterwards.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from pytest_uow.binding import Binding
 
 Restore = Callable[[], None]
+
+# What a Session uses when its factory does not say: restored where the plugin added the key.
+SESSION_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Session.__init__).parameters.items()
+    if name in {"bind", "join_transaction_mode"}
+}
 
 
 class SessionAdapter(Protocol):

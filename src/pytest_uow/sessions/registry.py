@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_scoped_session, async_sessionmaker
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from pytest_uow.binding import Binding
+from pytest_uow.sessions.async_ import AsyncScopedSessionAdapter, AsyncSessionmakerAdapter
 from pytest_uow.sessions.base import SessionAdapter
 from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
 
@@ -16,8 +18,12 @@ from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
 KINDS: Sequence[tuple[type[Any], Callable[[str, Any], SessionAdapter]]] = (
     (scoped_session, ScopedSessionAdapter),
     (sessionmaker, SessionmakerAdapter),
+    (async_scoped_session, AsyncScopedSessionAdapter),
+    (async_sessionmaker, AsyncSessionmakerAdapter),
 )
-KIND_NAMES = "a sessionmaker or scoped_session"
+KIND_NAMES = "a sessionmaker, scoped_session, async_sessionmaker or async_scoped_session"
+# The kinds whose sessions are async: the test's async side is opened for them.
+ASYNC_KINDS = (AsyncScopedSessionAdapter, AsyncSessionmakerAdapter)
 
 
 def adapter_for(spec: str, target: object) -> SessionAdapter:

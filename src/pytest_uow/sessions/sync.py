@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from pytest_uow.binding import Binding
-from pytest_uow.sessions.base import Restore
-
-# What a Session uses when its sessionmaker does not say: restored when we added the key.
-_SESSION_DEFAULTS: dict[str, Any] = {
-    name: parameter.default
-    for name, parameter in inspect.signature(Session.__init__).parameters.items()
-    if name in {"bind", "join_transaction_mode"}
-}
+from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
 
 
 def reconfigure(factory: sessionmaker[Any], binding: Binding) -> Restore:
     """``factory.configure(...)`` for the test; the returned callable undoes it."""
     overrides: dict[str, Any] = {"bind": binding.app_bind(factory.kw.get("bind"))}
     overrides.update(binding.session_options)
-    original = {key: factory.kw.get(key, _SESSION_DEFAULTS.get(key)) for key in overrides}
+    original = {key: factory.kw.get(key, SESSION_DEFAULTS.get(key)) for key in overrides}
     factory.configure(**overrides)
     return lambda: factory.configure(**original)
 

@@ -1,0 +1,52 @@
+import asyncio
+import os
+
+import app
+import pytest
+import sqlalchemy as sa
+
+# The test framework of the run: pytest-asyncio's strict mode (the default), its auto mode
+# (nothing marked), or anyio on asyncio.
+FRAMEWORK = os.environ.get("ASYNC_FRAMEWORK", "strict")
+pytestmark = {"strict": [pytest.mark.asyncio], "auto": [], "anyio": [pytest.mark.anyio]}[FRAMEWORK]
+
+
+@pytest.mark.parametrize("n", range(3))
+async def test_the_apps_commits_are_rolled_back(n):
+    assert await app.names() == []
+    await app.add_item(f"item {n}")
+    await app.add_item("another")
+    assert await app.names() == [f"item {n}", "another"]
+
+
+@pytest.mark.parametrize("n", range(2))
+async def test_the_fixture_session_shares_the_tests_transaction(n, uow_async_session):
+    await app.add_item("from the app")
+    await uow_async_session.execute(app.items.insert().values(name="from the test"))
+    await uow_async_session.commit()
+    nested = await uow_async_session.begin_nested()
+    await uow_async_session.execute(app.items.insert().values(name="undone"))
+    await nested.rollback()
+    assert await app.names() == ["from the app", "from the test"]
+
+
+@pytest.mark.uow(strategy="truncate")
+@pytest.mark.parametrize("n", range(2))
+async def test_truncate_commits_for_real(n, uow_async_session_factory):
+    assert await app.names() == []
+    await app.add_item("committed")
+    async with uow_async_session_factory() as session:
+        count = sa.select(sa.func.count()).select_from(app.items)
+        assert (await session.execute(count)).scalar_one() == 1
+
+
+@pytest.mark.uow(strategy="truncate")
+async def test_two_tasks_have_connections_of_their_own_under_truncate():
+    await asyncio.gather(app.add_item("a"), app.add_item("b"))
+    assert sorted(await app.names()) == ["a", "b"]
+
+
+async def test_two_tasks_on_the_one_connection_are_told_what_to_do():
+    if os.environ.get("CONCURRENT") != "1":
+        pytest.skip("run with CONCURRENT=1")
+    await asyncio.gather(app.add_item("a"), app.add_item("b"))

@@ -1,0 +1,137 @@
+"""Async SQLAlchemy: the application's module-level ``async_sessionmaker`` and the plugin's
+async fixtures, isolated like sync sessions under pytest-asyncio (strict and auto modes,
+function and session loops) and anyio, with asyncpg and psycopg."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.conftest import PublicGuard, schemas_named
+
+ASYNC_INI = (
+    '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
+    'uow_sessionmakers = ["app:Session"]\nasyncio_default_fixture_loop_scope = "function"\n'
+)
+# Three rollback tests, two fixture tests, two truncate tests, one concurrent truncate test;
+# the concurrency refusal runs only where asked.
+OUTCOMES = {"passed": 8, "skipped": 1}
+
+
+@pytest.fixture
+def async_project(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> pytest.Pytester:
+    """The async app and its tests."""
+    project.copy_example("async_app")
+    project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{prefix}"\n')
+    return project
+
+
+def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A run with pytest-asyncio's and anyio's plugins, which the inner runs block otherwise."""
+    return project.runpytest_subprocess("-p", "asyncio", "-p", "anyio", *args)
+
+
+@pytest.mark.parametrize(
+    ("framework", "ini", "args"),
+    [
+        ("strict", "", ["-p", "no:xdist"]),
+        ("strict", "", ["-n", "2"]),
+        ("strict", 'asyncio_default_test_loop_scope = "session"\n', ["-p", "no:xdist"]),
+        ("auto", 'asyncio_mode = "auto"\n', ["-p", "no:xdist"]),
+        ("anyio", "", ["-p", "no:xdist"]),
+    ],
+    ids=["strict", "strict-xdist", "session-loop", "auto", "anyio"],
+)
+def test_async_sessions_are_isolated_under_every_loop_and_framework(
+    async_project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    outside: Engine,
+    public_guard: PublicGuard,
+    prefix: str,
+    framework: str,
+    ini: str,
+    args: list[str],
+) -> None:
+    before = public_guard.fingerprint()
+    monkeypatch.setenv("ASYNC_FRAMEWORK", framework)
+    async_project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{prefix}"\n' + ini)
+
+    result = run(async_project, *args, "-p", "no:randomly")
+
+    result.assert_outcomes(**OUTCOMES)
+    assert schemas_named(outside, prefix) == []
+    assert public_guard.fingerprint() == before
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
+def test_the_apps_own_driver_is_used(
+    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    monkeypatch.setenv("APP_DRIVER", driver)
+    async_project.makepyfile(
+        test_driver=f"""
+        import app
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_driver():
+            async with app.Session() as session:
+                connection = await session.connection()
+                assert connection.dialect.driver == {driver!r}
+        """
+    )
+
+    result = run(async_project, "-p", "no:xdist", "test_driver.py")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_an_async_database_url_is_served(
+    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server_url: str
+) -> None:
+    """The plugin's own work is synchronous: the URL's sync counterpart serves it."""
+    monkeypatch.setenv("UOW_DATABASE_URL", server_url.replace("+psycopg2", "+asyncpg"))
+
+    result = run(async_project, "-p", "no:xdist", "-p", "no:randomly")
+
+    result.assert_outcomes(**OUTCOMES)
+    result.stdout.fnmatch_lines(
+        ["uow: server=postgresql+psycopg2://* (environment UOW_DATABASE_URL)"]
+    )
+
+
+def test_a_driver_the_plugin_cannot_use_is_one_line(
+    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UOW_DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1/test")
+
+    result = run(async_project, "-p", "no:xdist")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: uow_database_url: 'postgresql+pg8000://postgres@127.0.0.1/test' from "
+            "environment UOW_DATABASE_URL: pytest-uow cannot use the driver pg8000; use "
+            "postgresql:// (psycopg2), postgresql+psycopg://, postgresql+asyncpg:// or "
+            "postgresql+psycopg_async://"
+        ]
+    )
+
+
+def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
+    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONCURRENT", "1")
+
+    result = run(async_project, "-p", "no:xdist", "-k", "told_what_to_do", "--tb=line")
+
+    result.assert_outcomes(failed=1, deselected=8)
+    result.stdout.fnmatch_lines(
+        [
+            "*UowError: two tasks used the test's one connection at once; under the rollback "
+            "strategy every session of a test shares one connection: give the test "
+            '@pytest.mark.uow(strategy="truncate") to let each task have a connection of its own'
+        ]
+    )

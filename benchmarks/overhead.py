@@ -8,8 +8,13 @@ round, so that a noisy minute on a small machine hits all of them alike; medians
 Every variant uses the same server: the one ``UOW_DATABASE_URL`` names, else one throwaway
 server started for the whole benchmark.
 
+The async variants run under pytest-asyncio's auto mode, against plain async tests; with a
+function-scoped loop (pytest-asyncio's default: every test opens its connection anew) and with
+one loop for the session (the connection stays from test to test), with asyncpg and psycopg.
+
     python benchmarks/overhead.py                  # throwaway server
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
+    python benchmarks/overhead.py --only async     # the async variants, and both baselines
 """
 
 from __future__ import annotations
@@ -79,9 +84,18 @@ INSERT_AND_COMMIT = (
     "    uow_session.execute(items.insert().values(name='x'))\n"
     "    uow_session.commit()\n"
 )
+ASYNC_INSERT_AND_COMMIT = (
+    "async def test_{i}(uow_async_session):\n"
+    "    await uow_async_session.execute(items.insert().values(name='x'))\n"
+    "    await uow_async_session.commit()\n"
+)
 PLAIN = "plain pytest (-p no:uow)"
+PLAIN_ASYNC = "plain async pytest (-p no:uow)"
 RECIPE = "savepoint recipe, insert + commit"
 PLUGIN = "uow_session, insert + commit"
+ASYNC_ROLLBACK = "async, session loop, asyncpg"
+ASYNC_MODE = ["-p", "asyncio", "-o", "asyncio_mode=auto"]
+SESSION_LOOP = ["-o", "asyncio_default_test_loop_scope=session"]
 
 
 @dataclass
@@ -89,6 +103,7 @@ class Variant:
     body: str
     args: list[str]
     conftest: str = ""
+    driver: str | None = None  # the driver uow_database_url names (the async side uses it)
     runs: dict[int, list[float]] = field(default_factory=dict)  # test count -> wall seconds
 
     def per_test_ms(self, small: int, large: int, pick: Callable[[list[float]], float]) -> float:
@@ -105,6 +120,22 @@ def _variants() -> dict[str, Variant]:
         PLUGIN: Variant(INSERT_AND_COMMIT, []),
         # The leak detector scans the tables outside the worker schemas: few, in these suites.
         "insert + commit, check leaks": Variant(INSERT_AND_COMMIT, ["--uow-check-leaks"]),
+        "uow_session, truncate": Variant(INSERT_AND_COMMIT, ["--uow-strategy=truncate"]),
+        PLAIN_ASYNC: Variant("async def test_{i}():\n    pass\n", [*ASYNC_MODE, "-p", "no:uow"]),
+        ASYNC_ROLLBACK: Variant(
+            ASYNC_INSERT_AND_COMMIT, [*ASYNC_MODE, *SESSION_LOOP], driver="asyncpg"
+        ),
+        "async, session loop, psycopg": Variant(
+            ASYNC_INSERT_AND_COMMIT, [*ASYNC_MODE, *SESSION_LOOP], driver="psycopg_async"
+        ),
+        "async, function loop, asyncpg": Variant(
+            ASYNC_INSERT_AND_COMMIT, ASYNC_MODE, driver="asyncpg"
+        ),
+        "async, session loop, asyncpg, truncate": Variant(
+            ASYNC_INSERT_AND_COMMIT,
+            [*ASYNC_MODE, *SESSION_LOOP, "--uow-strategy=truncate"],
+            driver="asyncpg",
+        ),
     }
 
 
@@ -127,7 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     variants = _variants()
     if args.only:
-        keep = {PLAIN} | {n for n in variants if any(word in n for word in args.only)}
+        baselines = {PLAIN, PLUGIN, PLAIN_ASYNC}
+        keep = baselines | {n for n in variants if any(word in n for word in args.only)}
         variants = {name: variant for name, variant in variants.items() if name in keep}
     configured = os.environ.get("UOW_DATABASE_URL")
     with contextlib.ExitStack() as stack:
@@ -161,7 +193,16 @@ def main() -> None:
                             if not root.exists():
                                 root.mkdir()
                                 _write_suite(root, variant, count)
-                            wall, _ = run_pytest(root, ["-p", "no:xdist", *variant.args], env)
+                            variant_env = env
+                            if variant.driver is not None:
+                                named = url.set(drivername=f"postgresql+{variant.driver}")
+                                variant_env = dict(
+                                    env,
+                                    UOW_DATABASE_URL=named.render_as_string(hide_password=False),
+                                )
+                            wall, _ = run_pytest(
+                                root, ["-p", "no:xdist", *variant.args], variant_env
+                            )
                             variant.runs.setdefault(count, []).append(wall)
         finally:
             with admin.begin() as connection:
@@ -182,6 +223,15 @@ def main() -> None:
             plugin = variants[PLUGIN].per_test_ms(args.small, args.large, pick)
             recipe = variants[RECIPE].per_test_ms(args.small, args.large, pick)
             print(f"rollback / hand-written savepoint recipe, per test: {plugin / recipe:.3f}x")
+        if ASYNC_ROLLBACK in variants and PLAIN_ASYNC in variants:
+            sync_overhead = variants[PLUGIN].per_test_ms(args.small, args.large, pick) - plain
+            async_overhead = variants[ASYNC_ROLLBACK].per_test_ms(
+                args.small, args.large, pick
+            ) - variants[PLAIN_ASYNC].per_test_ms(args.small, args.large, pick)
+            print(
+                "async rollback (asyncpg, session loop) over plain async / sync rollback over "
+                f"plain, per test: {async_overhead / sync_overhead:.3f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -7,15 +7,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
+import pytest_uow
 from tests.conftest import PublicGuard, schemas_named
 
 ASYNC_INI = (
     '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
-    'uow_sessionmakers = ["app:Session"]\nasyncio_default_fixture_loop_scope = "function"\n'
+    'uow_sessionmakers = ["app:Session"]\n'
 )
-# Three rollback tests, two fixture tests, two truncate tests, one concurrent truncate test;
+FUNCTION_LOOPS = 'asyncio_default_fixture_loop_scope = "function"\n'
+SESSION_LOOPS = (
+    'asyncio_default_test_loop_scope = "session"\nasyncio_default_fixture_loop_scope = "session"\n'
+)
+# Three rollback tests, three fixture tests, two truncate tests, one concurrent truncate test,
+# an engine of the test's own;
 # the concurrency refusal runs only where asked.
-OUTCOMES = {"passed": 8, "skipped": 1}
+OUTCOMES = {"passed": 10, "skipped": 1}
 
 
 @pytest.fixture
@@ -24,7 +30,7 @@ def async_project(
 ) -> pytest.Pytester:
     """The async app and its tests."""
     project.copy_example("async_app")
-    project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{prefix}"\n')
+    project.makepyprojecttoml(ASYNC_INI + FUNCTION_LOOPS + f'uow_schema_prefix = "{prefix}"\n')
     return project
 
 
@@ -36,11 +42,11 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
 @pytest.mark.parametrize(
     ("framework", "ini", "args"),
     [
-        ("strict", "", ["-p", "no:xdist"]),
-        ("strict", "", ["-n", "2"]),
-        ("strict", 'asyncio_default_test_loop_scope = "session"\n', ["-p", "no:xdist"]),
-        ("auto", 'asyncio_mode = "auto"\n', ["-p", "no:xdist"]),
-        ("anyio", "", ["-p", "no:xdist"]),
+        ("strict", FUNCTION_LOOPS, ["-p", "no:xdist"]),
+        ("strict", FUNCTION_LOOPS, ["-n", "2"]),
+        ("strict", SESSION_LOOPS, ["-p", "no:xdist"]),
+        ("auto", FUNCTION_LOOPS + 'asyncio_mode = "auto"\n', ["-p", "no:xdist"]),
+        ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"]),
     ],
     ids=["strict", "strict-xdist", "session-loop", "auto", "anyio"],
 )
@@ -127,7 +133,7 @@ def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
 
     result = run(async_project, "-p", "no:xdist", "-k", "told_what_to_do", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=8)
+    result.assert_outcomes(failed=1, deselected=10)
     result.stdout.fnmatch_lines(
         [
             "*UowError: two tasks used the test's one connection at once; under the rollback "
@@ -135,3 +141,48 @@ def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
             '@pytest.mark.uow(strategy="truncate") to let each task have a connection of its own'
         ]
     )
+
+
+def test_a_fixture_and_a_test_on_different_loops_are_one_line(
+    async_project: pytest.Pytester, prefix: str
+) -> None:
+    """The test runs on the session's loop, the connection fixture on the function's."""
+    async_project.makepyprojecttoml(
+        ASYNC_INI
+        + FUNCTION_LOOPS
+        + 'asyncio_default_test_loop_scope = "session"\n'
+        + f'uow_schema_prefix = "{prefix}"\n'
+    )
+
+    result = run(async_project, "-p", "no:xdist", "-k", "connection_fixture", "--tb=line")
+
+    result.assert_outcomes(failed=1, deselected=10)
+    result.stdout.fnmatch_lines(
+        [
+            "*UowError: the test's async sessions ran on two event loops: a fixture and the "
+            "test run on different loops; give them the same loop scope (pytest-asyncio's "
+            "loop_scope, or asyncio_default_fixture_loop_scope)"
+        ]
+    )
+
+
+def test_asyncpg_gets_the_worker_namespace_as_connect_arguments() -> None:
+    url, connect_args = pytest_uow.async_engine_args(
+        "postgresql+psycopg2://u@h/db?options=-csearch_path%3Duow_1_gw0"
+        "&application_name=pytest-uow+1+gw0&connect_timeout=10"
+    )
+
+    assert url.render_as_string() == "postgresql+asyncpg://u@h/db"
+    assert connect_args == {
+        "server_settings": {"search_path": "uow_1_gw0", "application_name": "pytest-uow 1 gw0"},
+        "timeout": 10.0,
+    }
+
+
+def test_psycopg_takes_the_worker_url_as_it_is() -> None:
+    given = "postgresql+psycopg2://u@h/db?options=-csearch_path%3Duow_1_gw0"
+
+    url, connect_args = pytest_uow.async_engine_args(given, "psycopg")
+
+    assert url.render_as_string() == given.replace("+psycopg2", "+psycopg")
+    assert connect_args == {}

@@ -1,6 +1,7 @@
-"""examples/allocation, the Cosmic Python showcase, run the way its developers would run it:
-its whole test pyramid passes in random order under -n 0 and -n 2, on schemas its Alembic
-migrations build, with its reference data, its migrations checked, and leaves nothing behind."""
+"""The examples, run the way their developers would run them: examples/allocation (the Cosmic
+Python showcase) and examples/fastapi_async pass their whole test pyramids in random order under
+-n 0 and -n 2 and leave nothing behind; allocation on schemas its Alembic migrations build, with
+its reference data and its migrations checked."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import PublicGuard, schemas_named
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "allocation"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLE = EXAMPLES / "allocation"
 
 
 # -n auto is -n 2 on the 2-core machines this runs on: the two modes are enough.
@@ -33,6 +35,26 @@ def test_example_suite_passes_and_leaves_nothing(
     assert re.search(r"\b28 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
     assert "uow: reset truncate: 6 tests" in result.stdout
+    assert schemas_named(outside, prefix) == []
+    assert public_guard.fingerprint() == before
+
+
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["n0", "n2"])
+def test_async_example_suite_passes_and_leaves_nothing(
+    server_url: str, outside: Engine, public_guard: PublicGuard, prefix: str, mode: list[str]
+) -> None:
+    before = public_guard.fingerprint()
+    env = dict(os.environ, UOW_DATABASE_URL=server_url)
+    # The inner runs block plugins other than this project's; the example needs pytest-asyncio.
+    args = ["-p", "asyncio", *mode, f"--uow-schema-prefix={prefix}"]
+
+    result = _run_example(EXAMPLES / "fastapi_async", env, *args)
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    # 4 unit tests with fakes, 5 integration tests, 6 API tests.
+    assert re.search(r"\b15 passed\b", result.stdout), result.stdout[-2000:]
+    assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
+    assert "uow: reset truncate: 1 tests" in result.stdout, "the concurrency test commits"
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before
 

@@ -4,13 +4,13 @@ the runtest hooks in ``plugin.py``."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from pytest_uow.binding import Binding
@@ -117,19 +117,34 @@ def _async_side(binding: Binding) -> AsyncTestSide:
     return binding.aio
 
 
+def _async_fixture(function: Callable[..., Any]) -> Any:
+    """An async fixture that pytest-asyncio runs in strict mode too (where it runs only those
+    it marked); anyio's plugin, and pytest-asyncio's auto mode, run any async fixture."""
+    try:
+        import pytest_asyncio
+    except ImportError:
+        return pytest.fixture(function)
+    return pytest_asyncio.fixture(function)
+
+
+def _async_factory(binding: Binding) -> async_sessionmaker[AsyncSession]:
+    _async_side(binding)
+    return async_sessionmaker(
+        class_=_HandedOutAsyncSession,
+        sync_session_class=TestSession,
+        expire_on_commit=False,  # as SQLAlchemy advises for asyncio: no implicit IO after commit
+        **dict(binding.session_options),
+    )
+
+
 @pytest.fixture
 def uow_async_session_factory(_uow_run: RunState) -> async_sessionmaker[AsyncSession]:
     """The ``async_sessionmaker`` to inject into an async Unit of Work. Its sessions connect
     when they first need to, on the event loop running them: under ``rollback`` they share one
     connection whose transaction is rolled back after the test (``commit()`` releases a
-    savepoint); under ``truncate`` and ``recreate`` they commit for real."""
-    binding = _binding(_uow_run)
-    _async_side(binding)
-    return async_sessionmaker(
-        class_=_HandedOutAsyncSession,
-        sync_session_class=TestSession,
-        **dict(binding.session_options),
-    )
+    savepoint); under ``truncate`` and ``recreate`` they commit for real. Attributes are not
+    expired on commit (``expire_on_commit=False``), as SQLAlchemy advises for asyncio."""
+    return _async_factory(_binding(_uow_run))
 
 
 @pytest.fixture
@@ -138,3 +153,12 @@ def uow_async_session(
 ) -> AsyncSession:
     """One AsyncSession from ``uow_async_session_factory``, closed after the test."""
     return uow_async_session_factory()
+
+
+@_async_fixture
+async def uow_async_connection(_uow_run: RunState) -> AsyncIterator[AsyncConnection]:
+    """The test's ``AsyncConnection``, opened on the event loop running this fixture (give it
+    the test's loop scope); under ``rollback`` it is inside the transaction undone afterwards,
+    the one every async session of the test joins."""
+    session = _async_factory(_binding(_uow_run))()
+    yield await session.connection()

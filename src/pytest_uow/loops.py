@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
@@ -36,12 +36,13 @@ CONCURRENT_USE = (
 )
 
 
-def async_url(worker_url: URL, driver: str) -> tuple[URL, dict[str, Any]]:
-    """The worker's URL for ``driver``, and the connect arguments it needs. psycopg is libpq:
-    the URL serves as it is. asyncpg ignores libpq's ``options`` and ``PGOPTIONS``, and takes
-    neither ``application_name`` nor ``connect_timeout``: they become its ``server_settings``
-    and ``timeout``."""
-    url = worker_url.set(drivername=f"postgresql+{driver}")
+def async_engine_args(url: str | URL, driver: str = "asyncpg") -> tuple[URL, dict[str, Any]]:
+    """``url`` (``uow_database_url``, say) for an async ``driver``, and the connect arguments
+    it needs: ``create_async_engine(url, connect_args=connect_args)`` then reaches the worker's
+    namespace. psycopg is libpq: the URL serves as it is. asyncpg ignores libpq's ``options``
+    and ``PGOPTIONS``, and takes neither ``application_name`` nor ``connect_timeout``: they
+    become its ``server_settings`` and ``timeout``."""
+    url = make_url(url).set(drivername=f"postgresql+{driver}")
     if driver != "asyncpg":
         return url, {}
     query: dict[str, str | tuple[str, ...]] = dict(url.query)
@@ -114,7 +115,7 @@ class AsyncWorker:
 
     def __init__(self, worker_url: URL, driver: str) -> None:
         self.driver = driver
-        self._url, self._connect_args = async_url(worker_url, driver)
+        self._url, self._connect_args = async_engine_args(worker_url, driver)
         self._loops: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
 
     def on_running_loop(self) -> _OnLoop:
@@ -170,7 +171,8 @@ class AsyncTestSide:
         self._loop: _OnLoop | None = None
         self._sessions: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
         # Per task, the sessions with a transaction on the test's one connection (rollback).
-        self._open_by_task: dict[object, set[int]] = {}
+        # A task that is done (a fixture's setup) runs nothing at the same time as another.
+        self._open_by_task: dict[asyncio.Task[Any] | None, set[int]] = {}
 
     def _state(self) -> _OnLoop:
         state = self._worker.on_running_loop()
@@ -214,7 +216,10 @@ class AsyncTestSide:
         if self.real_commits:
             return
         task = asyncio.current_task()
-        if any(other is not task and open_ for other, open_ in self._open_by_task.items()):
+        if any(
+            other is not task and open_ and other is not None and not other.done()
+            for other, open_ in self._open_by_task.items()
+        ):
             raise UowError(CONCURRENT_USE)
         self._open_by_task.setdefault(task, set()).add(id(session))
 

@@ -15,6 +15,7 @@ from pytest_uow.config import add_options, resolve, source_identity
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
     _uow_run,
+    uow_async_connection,
     uow_async_session,
     uow_async_session_factory,
     uow_connection,
@@ -35,6 +36,7 @@ from pytest_uow.workspace import WorkerDatabase
 
 __all__ = [
     "_uow_run",
+    "uow_async_connection",
     "uow_async_session",
     "uow_async_session_factory",
     "uow_connection",

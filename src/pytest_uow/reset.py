@@ -31,7 +31,9 @@ from pytest_uow.state import RunState
 from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
 from pytest_uow.workspace import WorkerDatabase
 
-ASYNC_FIXTURES = frozenset({"uow_async_session_factory", "uow_async_session"})
+ASYNC_FIXTURES = frozenset(
+    {"uow_async_connection", "uow_async_session_factory", "uow_async_session"}
+)
 FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"}) | (
     ASYNC_FIXTURES
 )

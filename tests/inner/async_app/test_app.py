@@ -4,6 +4,9 @@ import os
 import app
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import pytest_uow
 
 # The test framework of the run: pytest-asyncio's strict mode (the default), its auto mode
 # (nothing marked), or anyio on asyncio.
@@ -30,6 +33,14 @@ async def test_the_fixture_session_shares_the_tests_transaction(n, uow_async_ses
     assert await app.names() == ["from the app", "from the test"]
 
 
+async def test_the_connection_fixture_is_the_one_the_sessions_join(uow_async_connection):
+    await app.add_item("from the app")
+    await uow_async_connection.execute(app.items.insert().values(name="from the test"))
+    result = await uow_async_connection.execute(sa.select(app.items.c.name).order_by("id"))
+    assert result.scalars().all() == ["from the app", "from the test"]
+    assert await app.names() == ["from the app", "from the test"]
+
+
 @pytest.mark.uow(strategy="truncate")
 @pytest.mark.parametrize("n", range(2))
 async def test_truncate_commits_for_real(n, uow_async_session_factory):
@@ -50,3 +61,15 @@ async def test_two_tasks_on_the_one_connection_are_told_what_to_do():
     if os.environ.get("CONCURRENT") != "1":
         pytest.skip("run with CONCURRENT=1")
     await asyncio.gather(app.add_item("a"), app.add_item("b"))
+
+
+async def test_an_engine_of_its_own_reaches_the_worker_namespace(uow_database_url, uow_schema):
+    driver = os.environ.get("APP_DRIVER", "asyncpg")
+    url, connect_args = pytest_uow.async_engine_args(uow_database_url, driver)
+    engine = create_async_engine(url, connect_args=connect_args)
+    try:
+        async with engine.connect() as connection:
+            schema = await connection.execute(sa.text("SELECT current_schema()"))
+            assert schema.scalar_one() == uow_schema
+    finally:
+        await engine.dispose()

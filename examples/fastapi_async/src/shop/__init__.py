@@ -1,0 +1,1 @@
+"""A small shop: products with stock, orders that take from it."""

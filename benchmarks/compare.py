@@ -11,6 +11,8 @@ rollback and against create-all/drop-all; saves JSON and a PNG chart under bench
     python benchmarks/compare.py            # about 5 minutes on 2 cores
     python benchmarks/compare.py --quick    # under a minute; a smoke run, saved elsewhere
     python benchmarks/compare.py --full     # more sizes, rows and workers
+    python benchmarks/compare.py --drivers sync asyncpg psycopg --isolation schema
+                                            # async tests (uow_async_session) beside sync ones
 
 Results go to benchmarks/results/ (what the README shows), except those of --quick, which go to
 a temporary directory unless --save or --output says otherwise. In database mode the template is
@@ -49,6 +51,8 @@ import pytest_uow
 STRATEGIES = tuple(pytest_uow.STRATEGIES)
 ISOLATIONS = tuple(pytest_uow.ISOLATIONS)
 PREFIX = "uowbench"
+ASYNC_DRIVERS = ("sync", "asyncpg", "psycopg")
+_ASYNC_URL_DRIVER = {"asyncpg": "asyncpg", "psycopg": "psycopg_async"}
 RESULTS = Path(__file__).parent / "results"
 REFERENCE_BASELINE = "create-drop"
 _RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
@@ -82,8 +86,14 @@ class Result:
     rows: int
     workers: str
     tests: int
+    driver: str = "sync"  # "sync", or the async driver of async tests: asyncpg, psycopg
     wall_seconds: dict[str, Any] = field(default_factory=dict)  # median, min, max, runs
     reset_ms: dict[str, float] = field(default_factory=dict)  # count, p50, p95
+
+    @property
+    def label(self) -> str:
+        """The variant as the report names it: ``rollback``, ``rollback/asyncpg``."""
+        return self.variant if self.driver == "sync" else f"{self.variant}/{self.driver}"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -142,6 +152,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         metavar="N",
         help="the strategies' runs get a uow_seed of N reference rows (default: 0, no seed)",
+    )
+    parser.add_argument(
+        "--drivers",
+        nargs="+",
+        default=["sync"],
+        choices=ASYNC_DRIVERS,
+        help="sync tests (uow_session), and/or async tests (uow_async_session, one event loop "
+        "for the session) through asyncpg or psycopg (default: sync)",
     )
     parser.add_argument("--tests", type=int, metavar="N", help="tests per suite (default: 60)")
     parser.add_argument(
@@ -208,8 +226,12 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int, seed_rows
     if result.kind == "baseline":
         pytest_args = ["-p", "no:uow", "-p", "no:xdist"]
     else:
+        url = server
+        if result.driver != "sync":
+            url = server.set(drivername=f"postgresql+{_ASYNC_URL_DRIVER[result.driver]}")
         pytest_args = [
-            f"--uow-url={server.render_as_string(hide_password=False)}",
+            *(["-p", "asyncio"] if result.driver != "sync" else []),
+            f"--uow-url={url.render_as_string(hide_password=False)}",
             f"--uow-strategy={result.variant}",
             f"--uow-isolation={result.isolation}",
             f"--uow-schema-prefix={PREFIX}",
@@ -226,6 +248,7 @@ def _measure(result: Result, server: URL, bench_url: URL, repeat: int, seed_rows
             rows=result.rows,
             variant=result.variant,
             seed_rows=seed_rows,
+            asynchronous=result.driver != "sync",
         )
         for _ in range(repeat):
             wall, output = run_pytest(Path(directory), pytest_args, env)
@@ -271,11 +294,19 @@ def _plan(args: argparse.Namespace) -> list[Result]:
             for isolation in args.isolation:
                 for strategy in STRATEGIES:
                     for workers in args.workers:
-                        plan.append(
-                            Result(
-                                strategy, "strategy", isolation, tables, rows, workers, args.tests
+                        for driver in args.drivers:
+                            plan.append(
+                                Result(
+                                    strategy,
+                                    "strategy",
+                                    isolation,
+                                    tables,
+                                    rows,
+                                    workers,
+                                    args.tests,
+                                    driver,
+                                )
                             )
-                        )
             for baseline in BASELINES:
                 plan.append(Result(baseline, "baseline", "schema", tables, rows, "0", args.tests))
     return plan
@@ -294,7 +325,8 @@ def _report(results: list[Result]) -> list[str]:
     ]
     for result in results:
         same_point = [r for r in results if (r.tables, r.rows) == (result.tables, result.rows)]
-        rollbacks = [r for r in same_point if r.variant == "rollback"]
+        # The reference is sync rollback: async variants show their cost against it.
+        rollbacks = [r for r in same_point if (r.variant, r.driver) == ("rollback", "sync")]
         rollback = next(
             (
                 r
@@ -308,7 +340,7 @@ def _report(results: list[Result]) -> list[str]:
         p50 = result.reset_ms["p50"]
         create_drop_wall = create_drop.wall_seconds["median"] if create_drop else None
         lines.append(
-            f"{result.tables:>6} {result.rows:>4} {result.variant:17} {result.isolation:9} "
+            f"{result.tables:>6} {result.rows:>4} {result.label:17} {result.isolation:9} "
             f"{result.workers:>4} "
             f"{wall['median']:7.2f} ({wall['min']:.2f}-{wall['max']:.2f}) "
             f"{p50:10.2f} {result.reset_ms['p95']:8.2f} "
@@ -324,15 +356,22 @@ def _report(results: list[Result]) -> list[str]:
             (
                 r
                 for r in results
-                if (r.variant, r.isolation, r.tables, r.rows, r.workers)
-                == (result.variant, result.isolation, result.tables, result.rows, "0")
+                if (r.variant, r.driver, r.isolation, r.tables, r.rows, r.workers)
+                == (
+                    result.variant,
+                    result.driver,
+                    result.isolation,
+                    result.tables,
+                    result.rows,
+                    "0",
+                )
             ),
             None,
         )
         if serial is not None:
             speedup = serial.wall_seconds["median"] / result.wall_seconds["median"]
             lines.append(
-                f"-n {result.workers} over -n 0: {speedup:.2f}x  ({result.variant}, "
+                f"-n {result.workers} over -n 0: {speedup:.2f}x  ({result.label}, "
                 f"{result.isolation}, "
                 f"{result.tables} tables, {result.rows} rows, {result.tests} tests)"
             )
@@ -356,7 +395,8 @@ def _chart(results: list[Result], path: Path) -> bool:
         points = sorted(
             (r.tables, r.reset_ms["p50"])
             for r in results
-            if (r.variant, r.isolation, r.workers, r.rows) == (variant, isolation, "0", rows)
+            if (r.variant, r.isolation, r.workers, r.rows, r.driver)
+            == (variant, isolation, "0", rows, "sync")
         )
         if points:
             label = variant if isolation == "schema" else f"{variant} (database)"
@@ -415,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             for index, result in enumerate(plan, 1):
                 print(
-                    f"[{index}/{len(plan)}] {result.variant} ({result.isolation}), "
+                    f"[{index}/{len(plan)}] {result.label} ({result.isolation}), "
                     f"{result.tables} tables, "
                     f"{result.rows} rows, -n {result.workers}, {result.tests} tests "
                     f"x {args.repeat}  ({time.perf_counter() - started:.0f} s)",

@@ -49,6 +49,37 @@ def test_write(db, n):
         db.commit()
 """
 
+# The same tests, async: an AsyncSession of the plugin's on the test's loop (one loop for the
+# session, as a suite that cares for speed sets it).
+ASYNC_TESTS = """
+import pytest
+from sqlalchemy import func, select
+
+from models import tables
+
+
+@pytest.mark.parametrize("n", range({tests}))
+async def test_write(db, n):
+    table = tables[n % len(tables)]
+    assert (await db.execute(select(func.count()).select_from(table))).scalar_one() == 0
+    if {rows}:
+        await db.execute(table.insert(), [{{"name": f"row {{i}}"}} for i in range({rows})])
+        await db.commit()
+"""
+
+ASYNC_PLUGIN_CONFTEST = """
+import pytest
+
+
+@pytest.fixture
+def db(uow_async_session):
+    return uow_async_session
+"""
+ASYNC_INI = (
+    'asyncio_mode = "auto"\nasyncio_default_test_loop_scope = "session"\n'
+    'asyncio_default_fixture_loop_scope = "session"\n'
+)
+
 PLUGIN_CONFTEST = """
 import pytest
 
@@ -143,20 +174,31 @@ def db(tables):
 
 
 def write_suite(
-    root: Path, *, tables: int, tests: int, rows: int, variant: str, seed_rows: int = 0
+    root: Path,
+    *,
+    tables: int,
+    tests: int,
+    rows: int,
+    variant: str,
+    seed_rows: int = 0,
+    asynchronous: bool = False,
 ) -> None:
     """Write the project for one variant: a strategy name or a key of ``BASELINES``. With
-    ``seed_rows``, ``models:seed`` fills a reference table of its own with that many rows."""
+    ``seed_rows``, ``models:seed`` fills a reference table of its own with that many rows;
+    ``asynchronous``: the tests are async, on the plugin's ``uow_async_session``."""
     models = MODELS.format(tables=tables)
     if seed_rows:
         models += SEEDED_MODELS.format(seed_rows=seed_rows)
     (root / "models.py").write_text(textwrap.dedent(models))
-    (root / "test_synthetic.py").write_text(TESTS.format(tests=tests, rows=rows))
+    suite = ASYNC_TESTS if asynchronous else TESTS
+    (root / "test_synthetic.py").write_text(textwrap.dedent(suite.format(tests=tests, rows=rows)))
     if variant in BASELINES:
         conftest = _BASELINE_COMMON.format(name=variant) + BASELINES[variant]
         ini = '[tool.pytest.ini_options]\npythonpath = ["."]\n'
     else:
-        conftest = PLUGIN_CONFTEST
+        conftest = ASYNC_PLUGIN_CONFTEST if asynchronous else PLUGIN_CONFTEST
         ini = '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "models:metadata"\n'
+        if asynchronous:
+            ini += ASYNC_INI
     (root / "conftest.py").write_text(conftest)
     (root / "pyproject.toml").write_text(ini)

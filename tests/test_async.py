@@ -19,9 +19,9 @@ SESSION_LOOPS = (
     'asyncio_default_test_loop_scope = "session"\nasyncio_default_fixture_loop_scope = "session"\n'
 )
 # Three rollback tests, three fixture tests, two truncate tests, one concurrent truncate test,
-# an engine of the test's own;
+# an engine of the test's own, the app's own driver;
 # the concurrency refusal runs only where asked.
-OUTCOMES = {"passed": 10, "skipped": 1}
+OUTCOMES = {"passed": 11, "skipped": 1}
 
 
 @pytest.fixture
@@ -40,72 +40,48 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 @pytest.mark.parametrize(
-    ("framework", "ini", "args"),
+    ("framework", "ini", "args", "environment"),
     [
-        ("strict", FUNCTION_LOOPS, ["-p", "no:xdist"]),
-        ("strict", FUNCTION_LOOPS, ["-n", "2"]),
-        ("strict", SESSION_LOOPS, ["-p", "no:xdist"]),
-        ("auto", FUNCTION_LOOPS + 'asyncio_mode = "auto"\n', ["-p", "no:xdist"]),
-        ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"]),
+        # The plugin's own URL may name an async driver: its sync counterpart serves the
+        # plugin's own work, and the app's own driver (asyncpg here) its sessions.
+        ("strict", FUNCTION_LOOPS, ["-p", "no:xdist"], {"URL_DRIVER": "asyncpg"}),
+        ("strict", FUNCTION_LOOPS, ["-n", "2"], {}),
+        ("strict", SESSION_LOOPS, ["-p", "no:xdist"], {}),
+        ("auto", FUNCTION_LOOPS + 'asyncio_mode = "auto"\n', ["-p", "no:xdist"], {}),
+        ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"], {"APP_DRIVER": "psycopg"}),
     ],
-    ids=["strict", "strict-xdist", "session-loop", "auto", "anyio"],
+    ids=["strict-asyncpg-url", "strict-xdist", "session-loop", "auto", "anyio-psycopg"],
 )
-def test_async_sessions_are_isolated_under_every_loop_and_framework(
+def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
     async_project: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     outside: Engine,
     public_guard: PublicGuard,
+    server_url: str,
     prefix: str,
     framework: str,
     ini: str,
     args: list[str],
+    environment: dict[str, str],
 ) -> None:
     before = public_guard.fingerprint()
     monkeypatch.setenv("ASYNC_FRAMEWORK", framework)
+    if "APP_DRIVER" in environment:
+        monkeypatch.setenv("APP_DRIVER", environment["APP_DRIVER"])
+    if "URL_DRIVER" in environment:
+        url = server_url.replace("+psycopg2", "+" + environment["URL_DRIVER"])
+        monkeypatch.setenv("UOW_DATABASE_URL", url)
     async_project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{prefix}"\n' + ini)
 
     result = run(async_project, *args, "-p", "no:randomly")
 
     result.assert_outcomes(**OUTCOMES)
+    if "URL_DRIVER" in environment:
+        result.stdout.fnmatch_lines(
+            ["uow: server=postgresql+psycopg2://* (environment UOW_DATABASE_URL)"]
+        )
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before
-
-
-@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
-def test_the_apps_own_driver_is_used(
-    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, driver: str
-) -> None:
-    monkeypatch.setenv("APP_DRIVER", driver)
-    async_project.makepyfile(
-        test_driver=f"""
-        import app
-        import pytest
-
-        @pytest.mark.asyncio
-        async def test_driver():
-            async with app.Session() as session:
-                connection = await session.connection()
-                assert connection.dialect.driver == {driver!r}
-        """
-    )
-
-    result = run(async_project, "-p", "no:xdist", "test_driver.py")
-
-    result.assert_outcomes(passed=1)
-
-
-def test_an_async_database_url_is_served(
-    async_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server_url: str
-) -> None:
-    """The plugin's own work is synchronous: the URL's sync counterpart serves it."""
-    monkeypatch.setenv("UOW_DATABASE_URL", server_url.replace("+psycopg2", "+asyncpg"))
-
-    result = run(async_project, "-p", "no:xdist", "-p", "no:randomly")
-
-    result.assert_outcomes(**OUTCOMES)
-    result.stdout.fnmatch_lines(
-        ["uow: server=postgresql+psycopg2://* (environment UOW_DATABASE_URL)"]
-    )
 
 
 def test_a_driver_the_plugin_cannot_use_is_one_line(
@@ -133,7 +109,7 @@ def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
 
     result = run(async_project, "-p", "no:xdist", "-k", "told_what_to_do", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=10)
+    result.assert_outcomes(failed=1, deselected=11)
     result.stdout.fnmatch_lines(
         [
             "*UowError: two tasks used the test's one connection at once; under the rollback "
@@ -156,7 +132,7 @@ def test_a_fixture_and_a_test_on_different_loops_are_one_line(
 
     result = run(async_project, "-p", "no:xdist", "-k", "connection_fixture", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=10)
+    result.assert_outcomes(failed=1, deselected=11)
     result.stdout.fnmatch_lines(
         [
             "*UowError: the test's async sessions ran on two event loops: a fixture and the "

@@ -73,3 +73,9 @@ async def test_an_engine_of_its_own_reaches_the_worker_namespace(uow_database_ur
             assert schema.scalar_one() == uow_schema
     finally:
         await engine.dispose()
+
+
+async def test_the_apps_own_driver_is_used():
+    async with app.Session() as session:
+        connection = await session.connection()
+        assert connection.dialect.driver == os.environ.get("APP_DRIVER", "asyncpg")

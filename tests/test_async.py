@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 import pytest_uow
-from tests.conftest import PublicGuard, schemas_named
+from tests.conftest import PublicGuard, databases_named, schemas_named
 
 ASYNC_INI = (
     '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
@@ -18,10 +18,11 @@ FUNCTION_LOOPS = 'asyncio_default_fixture_loop_scope = "function"\n'
 SESSION_LOOPS = (
     'asyncio_default_test_loop_scope = "session"\nasyncio_default_fixture_loop_scope = "session"\n'
 )
-# Three rollback tests, three fixture tests, two truncate tests, one concurrent truncate test,
+# Three rollback tests, three fixture tests, a recreate test, two truncate tests, one concurrent
+# truncate test,
 # an engine of the test's own, the app's own driver;
 # the concurrency refusal runs only where asked.
-OUTCOMES = {"passed": 11, "skipped": 1}
+OUTCOMES = {"passed": 12, "skipped": 1}
 
 
 @pytest.fixture
@@ -46,11 +47,18 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
         # plugin's own work, and the app's own driver (asyncpg here) its sessions.
         ("strict", FUNCTION_LOOPS, ["-p", "no:xdist"], {"URL_DRIVER": "asyncpg"}),
         ("strict", FUNCTION_LOOPS, ["-n", "2"], {}),
-        ("strict", SESSION_LOOPS, ["-p", "no:xdist"], {}),
+        # One loop for the session, and a worker database that recreate replaces under it.
+        pytest.param(
+            "strict",
+            SESSION_LOOPS,
+            ["-p", "no:xdist", "--uow-isolation=database"],
+            {},
+            marks=pytest.mark.xdist_group("databases"),
+        ),
         ("auto", FUNCTION_LOOPS + 'asyncio_mode = "auto"\n', ["-p", "no:xdist"], {}),
         ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"], {"APP_DRIVER": "psycopg"}),
     ],
-    ids=["strict-asyncpg-url", "strict-xdist", "session-loop", "auto", "anyio-psycopg"],
+    ids=["strict-asyncpg-url", "strict-xdist", "session-loop-database", "auto", "anyio-psycopg"],
 )
 def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
     async_project: pytest.Pytester,
@@ -58,7 +66,7 @@ def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
     outside: Engine,
     public_guard: PublicGuard,
     server_url: str,
-    prefix: str,
+    own_prefix: str,
     framework: str,
     ini: str,
     args: list[str],
@@ -71,7 +79,7 @@ def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
     if "URL_DRIVER" in environment:
         url = server_url.replace("+psycopg2", "+" + environment["URL_DRIVER"])
         monkeypatch.setenv("UOW_DATABASE_URL", url)
-    async_project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{prefix}"\n' + ini)
+    async_project.makepyprojecttoml(ASYNC_INI + f'uow_schema_prefix = "{own_prefix}"\n' + ini)
 
     result = run(async_project, *args, "-p", "no:randomly")
 
@@ -80,7 +88,9 @@ def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
         result.stdout.fnmatch_lines(
             ["uow: server=postgresql+psycopg2://* (environment UOW_DATABASE_URL)"]
         )
-    assert schemas_named(outside, prefix) == []
+    assert schemas_named(outside, own_prefix) == []
+    left = list(databases_named(outside, own_prefix))
+    assert all(name.startswith(f"{own_prefix}_tpl_") for name in left), left
     assert public_guard.fingerprint() == before
 
 
@@ -109,7 +119,7 @@ def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
 
     result = run(async_project, "-p", "no:xdist", "-k", "told_what_to_do", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=11)
+    result.assert_outcomes(failed=1, deselected=12)
     result.stdout.fnmatch_lines(
         [
             "*UowError: two tasks used the test's one connection at once; under the rollback "
@@ -132,7 +142,7 @@ def test_a_fixture_and_a_test_on_different_loops_are_one_line(
 
     result = run(async_project, "-p", "no:xdist", "-k", "connection_fixture", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=11)
+    result.assert_outcomes(failed=1, deselected=12)
     result.stdout.fnmatch_lines(
         [
             "*UowError: the test's async sessions ran on two event loops: a fixture and the "

@@ -70,6 +70,7 @@ class _OnLoop:
         self.loop = loop
         self.engine = engine
         self.connection: AsyncConnection | None = None
+        self.connecting = False  # a task is opening ``connection``
         self.engines_by_isolation: dict[str, AsyncEngine] = {}
         self._stop = asyncio.Event()
         # Strongly held: the loop keeps only a weak reference to its tasks.
@@ -79,7 +80,7 @@ class _OnLoop:
         try:
             await self._stop.wait()
         finally:
-            await self.close()
+            await self.release()
 
     async def end_test(self, sessions: list[AsyncSession]) -> None:
         """Close the sessions the plugin handed out, roll back the test's transaction; the
@@ -95,14 +96,22 @@ class _OnLoop:
                 await connection.invalidate()
                 self.connection = None
 
-    async def close(self) -> None:
-        """The loop's end: whatever the connection's state, it goes, and the engines' pools."""
+    async def release(self) -> None:
+        """Close the kept connection, whatever its state, and every connection of the engines'
+        pools (the loop's end; or a worker database about to be replaced: the next use
+        connects to the new one)."""
         connection, self.connection = self.connection, None
         if connection is not None:
             try:
                 await connection.close()
-            except Exception:  # a connection left broken by the test: dropped all the same
-                await connection.invalidate()
+            except Exception:
+                # Left busy or broken by the test (tasks still using it as the loop shuts
+                # down): invalidated outside SQLAlchemy's greenlet, the driver terminates the
+                # connection at once, with nothing to wait for.
+                with contextlib.suppress(Exception):
+                    sync_connection = connection.sync_connection
+                    if sync_connection is not None:
+                        sync_connection.invalidate()
         for engine in [self.engine, *self.engines_by_isolation.values()]:
             await engine.dispose()
 
@@ -135,6 +144,13 @@ class AsyncWorker:
             _explain_concurrent_use(engine.sync_engine)
             state = self._loops[loop] = _OnLoop(loop, engine)
         return state
+
+    def release_connections(self) -> None:
+        """Before the worker database is replaced (``recreate``): every connection to it
+        closed, on its loop (a loop that closed took its connections with it)."""
+        for loop, state in list(self._loops.items()):
+            if not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(state.release())
 
     def close(self) -> None:
         """The worker's end: release what is open on loops that are still there."""
@@ -200,9 +216,16 @@ class AsyncTestSide:
             return state.engines_by_isolation[level].sync_engine
         connection = state.connection
         if connection is None or connection.closed or connection.invalidated:
-            connection = state.connection = AsyncConnection(
-                state.engine, state.engine.sync_engine.connect()
-            )
+            # Connecting awaits: another task asking meanwhile would open a second connection,
+            # one that nobody rolls back.
+            if state.connecting:
+                raise UowError(CONCURRENT_USE)
+            state.connecting = True
+            try:
+                opened = state.engine.sync_engine.connect()
+            finally:
+                state.connecting = False
+            connection = state.connection = AsyncConnection(state.engine, opened)
         sync_connection = connection.sync_connection
         assert sync_connection is not None
         if not sync_connection.in_transaction():

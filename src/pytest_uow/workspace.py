@@ -375,6 +375,8 @@ class WorkerDatabase:
         if self.isolation.rebuild_replaces_database:
             self._close_connections()
             engine.dispose()
+            if self._async_worker is not None:
+                self._async_worker.release_connections()
         else:
             self._end_kept_transaction()
             if self._cleaner is not None:

@@ -41,6 +41,14 @@ async def test_the_connection_fixture_is_the_one_the_sessions_join(uow_async_con
     assert await app.names() == ["from the app", "from the test"]
 
 
+@pytest.mark.uow(strategy="recreate")
+async def test_recreate_rebuilds_the_namespace_the_next_tests_use():
+    """In database mode the worker database is replaced: the async connections kept on a loop
+    that lives on must go first, and the tests after it connect to the new one."""
+    await app.add_item("committed")
+    assert await app.names() == ["committed"]
+
+
 @pytest.mark.uow(strategy="truncate")
 @pytest.mark.parametrize("n", range(2))
 async def test_truncate_commits_for_real(n, uow_async_session_factory):

@@ -8,6 +8,7 @@ test starts, as a one-line ``pytest.UsageError`` (exit code 4).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import re
@@ -83,9 +84,15 @@ class Settings:
     source: SchemaSource = field(default_factory=NoTables)
     adapters: tuple[SessionAdapter, ...] = ()
     models: MetaData | None = None
-    migrations: AlembicSource | None = None
+    migrations: AlembicSource | None = None  # uow_alembic's, also where a seed follows them
     # The tests' async connections' driver (asyncpg or psycopg); None when neither is there.
-    async_driver: str | None = None  # uow_alembic's, also where a seed follows them
+    async_driver: str | None = None
+
+    @functools.cached_property
+    def has_async_factories(self) -> bool:
+        """Whether an application factory is async: every isolated test then has an async
+        side (worked out once, not per test)."""
+        return any(isinstance(adapter, ASYNC_KINDS) for adapter in self.adapters)
 
     @property
     def all(self) -> dict[str, Sourced[Any]]:

@@ -70,7 +70,7 @@ class AlembicSource:
         if not ini.is_file():
             raise ValueError(f"no such file: {ini}")
         self.description = f"uow_alembic ({spec}, {where})"
-        self.ini = self._ini = ini
+        self.ini = ini
         self._config_class = Config
         try:
             script = ScriptDirectory.from_config(self._config())
@@ -97,7 +97,7 @@ class AlembicSource:
         self._cache = cache_dir() / "migrations" / f"{self._identity[:32]}.sql"
 
     def _config(self, connection: Connection | None = None) -> Any:
-        config = self._config_class(str(self._ini))
+        config = self._config_class(str(self.ini))
         if connection is not None:
             config.attributes["connection"] = connection
         return config

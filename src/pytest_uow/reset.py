@@ -26,7 +26,7 @@ from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
 from pytest_uow.leaks import leak_report
 from pytest_uow.locks import describe_backends, is_lock_timeout
 from pytest_uow.loops import AsyncTestSide, TestSession
-from pytest_uow.sessions.registry import ASYNC_KINDS, rebound
+from pytest_uow.sessions.registry import rebound
 from pytest_uow.state import RunState
 from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
 from pytest_uow.workspace import WorkerDatabase
@@ -124,8 +124,8 @@ class TestLife:
         self._database = open_database(state)
         self._isolation: AbstractContextManager[Binding] | None = None
         self._rebinding: AbstractContextManager[None] | None = None
-        self._uses_async = not ASYNC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) or (
-            any(isinstance(adapter, ASYNC_KINDS) for adapter in state.settings.adapters)
+        self._uses_async = state.settings.has_async_factories or not ASYNC_FIXTURES.isdisjoint(
+            getattr(item, "fixturenames", ())
         )
         self._aio: AsyncTestSide | None = None
 

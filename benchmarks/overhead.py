@@ -1,6 +1,9 @@
 """Per-test cost of pytest-uow's isolation, against plain pytest and against SQLAlchemy's
 hand-written savepoint recipe.
 
+Also the cost of the probe after a test that asks nothing of the plugin (no fixture, no
+marker) in a run where the plugin is configured.
+
 Generates suites of trivial tests and times whole ``pytest`` runs of two sizes for each variant;
 the difference divided by the difference in test count is the cost of one more test, so fixed
 costs (interpreter start, schema creation) cancel out. The variants run in turn, round after
@@ -15,6 +18,7 @@ one loop for the session (the connection stays from test to test), with asyncpg 
     python benchmarks/overhead.py                  # throwaway server
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
     python benchmarks/overhead.py --only async     # the async variants, and both baselines
+    python benchmarks/overhead.py --only probed    # a test asking nothing of the plugin
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ ASYNC_INSERT_AND_COMMIT = (
 )
 PLAIN = "plain pytest (-p no:uow)"
 PLAIN_ASYNC = "plain async pytest (-p no:uow)"
+UNASKED = "no fixture, configured (probed)"
 RECIPE = "savepoint recipe, insert + commit"
 PLUGIN = "uow_session, insert + commit"
 ASYNC_ROLLBACK = "async, session loop, asyncpg"
@@ -115,6 +120,8 @@ class Variant:
 def _variants() -> dict[str, Variant]:
     return {
         PLAIN: Variant("def test_{i}():\n    pass\n", ["-p", "no:uow"]),
+        # The plugin configured, the test asking nothing of it: the probe after it is the cost.
+        UNASKED: Variant("def test_{i}():\n    pass\n", []),
         RECIPE: Variant(INSERT_AND_COMMIT, ["-p", "no:uow"], RECIPE_CONFTEST),
         "uow_session, no writes": Variant("def test_{i}(uow_session):\n    pass\n", []),
         PLUGIN: Variant(INSERT_AND_COMMIT, []),

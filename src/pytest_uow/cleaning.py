@@ -205,9 +205,9 @@ class TableCleaner:
         """The tables changed: read them again before the next cleaning."""
         self._tables = None
 
-    def clean(self) -> int:
-        """Return every table and sequence that left the baseline to it; return how many tables
-        there were.
+    def clean(self) -> list[str]:
+        """Return every table and sequence that left the baseline to it; return the tables'
+        names (quoted and schema-qualified).
 
         A test that wrote nothing costs the one prepared query. After an error the connection
         is dropped, so the next cleaning starts afresh.
@@ -230,7 +230,12 @@ class TableCleaner:
                     self._note_refill(connection, plan.refilled)
 
         self.run_locked(empty)
-        return sum(1 for size in dirty.values() if size != USED_SEQUENCE)
+        tables = self._tables or {}
+        return sorted(
+            tables[oid].qualified_name
+            for oid, size in dirty.items()
+            if size != USED_SEQUENCE and oid in tables
+        )
 
     def _note_refill(self, connection: Connection, refilled: set[int]) -> None:
         """The refilled tables' rows were all written by this transaction now: that is what

@@ -159,17 +159,23 @@ class LeakDetector:
         self._connections.clear()
 
 
-def leak_report(leaks: list[Leak], namespace: str, strategy: str) -> str:
+def leak_report(leaks: list[Leak], namespace: str, strategy: str | None) -> str:
     """One line: what was left where, and the likely cause; ``namespace`` names the worker's
-    ("worker schema uow_1a2b_gw0")."""
+    ("worker schema uow_1a2b_gw0"); ``strategy`` is the test's, None for a test with no
+    isolation of its own."""
     inside = [leak for leak in leaks if leak.in_worker_namespace]
     outside = [leak for leak in leaks if not leak.in_worker_namespace]
     parts = []
     if inside:
+        if strategy is None:
+            when, cause = "by the test", "committed through a connection of its own"
+        else:
+            when = f"after the {strategy} reset"
+            cause = "committed through a connection the strategy does not undo"
         parts.append(
-            f"rows left in {namespace} after the {strategy} reset: "
+            f"rows left in {namespace} {when}: "
             + ", ".join(leak.describe() for leak in inside)
-            + " (committed through a connection the strategy does not undo; they were removed)"
+            + f" ({cause}; they were removed)"
         )
     if outside:
         parts.append(

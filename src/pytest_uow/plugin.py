@@ -27,7 +27,7 @@ from pytest_uow.fixtures import (
 )
 from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.report import settings_lines, summary_lines
-from pytest_uow.reset import Need, begin, end, need_of
+from pytest_uow.reset import begin, end, need_of
 from pytest_uow.server import RunServer
 from pytest_uow.state import STATE, RunState, run_state
 from pytest_uow.strategies.registry import MARKER, MARKER_HELP
@@ -99,12 +99,14 @@ def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.It
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Prepare the worker's database before the first test, so that PGOPTIONS is exported
-    before any connection the application opens on its own. Errors are kept for the tests."""
-    if session.config.option.collectonly:
+    before any connection the application opens on its own: in every run where the plugin is
+    configured, whether or not a test asks for its fixtures, so that no test writes to the
+    database the settings name. Errors are kept for the tests."""
+    if session.config.option.collectonly or not session.items:  # an xdist controller runs none
         return
     state = run_state(session.config)
-    if any(
-        need_of(item, state, item.get_closest_marker(MARKER)) is not Need.NOTHING
+    if state.settings.configured or any(
+        need_of(item, state, item.get_closest_marker(MARKER)).opens_database
         for item in session.items
     ):
         with contextlib.suppress(DatabaseSetupError):  # each test that needs it reports it

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.binding import Binding
 from pytest_uow.check_items import MigrationCheck
+from pytest_uow.config import Sourced
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
 from pytest_uow.leaks import leak_report
 from pytest_uow.locks import describe_backends, is_lock_timeout
@@ -43,24 +44,30 @@ SESSION_FIXTURES = frozenset({"uow_database_url", "uow_schema", "uow_engine"})
 class Need(enum.Enum):
     """What a test needs of the plugin."""
 
-    NOTHING = "nothing"
+    NOTHING = "nothing"  # a migration check: it works in a namespace of its own
+    UNASKED = "unasked"  # nothing asked; watched when the worker's namespace is open
     DATABASE = "database"  # the worker's database open: it uses only session fixtures
     ISOLATION = "isolation"  # its own isolation and reset
+
+    @property
+    def opens_database(self) -> bool:
+        return self in (Need.DATABASE, Need.ISOLATION)
 
 
 def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> Need:
     """The one rule: a test is isolated and reset when the application's factories are
     re-bound (every test may then write through them), when it carries the marker, or when it
     uses a function-scoped fixture of the plugin; it only needs the database open when it uses
-    a session-scoped one. ``marker`` is the item's closest ``uow`` marker, looked up once."""
+    a session-scoped one. Tests of neither kind are still watched (see ``UnaskedTest``).
+    ``marker`` is the item's closest ``uow`` marker, looked up once."""
     if isinstance(item, MigrationCheck):
-        return Need.NOTHING  # it works in a namespace of its own
+        return Need.NOTHING
     names = getattr(item, "fixturenames", ())
     if state.settings.adapters or marker is not None or not FUNCTION_FIXTURES.isdisjoint(names):
         return Need.ISOLATION
     if not SESSION_FIXTURES.isdisjoint(names):
         return Need.DATABASE
-    return Need.NOTHING
+    return Need.UNASKED
 
 
 def _fail(message: str) -> NoReturn:
@@ -91,15 +98,20 @@ def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, default: str) 
 
 def begin(item: pytest.Item, state: RunState) -> None:
     """Before the test and all its fixtures: its isolation, if it needs one (the binding is
-    then ``state.binding``), or at least the worker's database."""
+    then ``state.binding``), or at least the worker's database, and a watch on it."""
     marker = item.get_closest_marker(MARKER)
     need = need_of(item, state, marker)
     if need is Need.ISOLATION:
         life = TestLife(state, item, marker)
         state.binding = life.start()
         item.stash[_LIFE] = life
-    elif need is Need.DATABASE:
+        return
+    if need is Need.DATABASE:
         open_database(state)
+    if need is not Need.NOTHING and state.database.is_open and not state.database.lost:
+        watch = UnaskedTest(state, item.nodeid)
+        watch.start()
+        item.stash[_WATCH] = watch
 
 
 def end(item: pytest.Item, state: RunState) -> None:
@@ -109,6 +121,89 @@ def end(item: pytest.Item, state: RunState) -> None:
         del item.stash[_LIFE]
         state.binding = None
         life.finish()
+    watch = item.stash.get(_WATCH, None)
+    if watch is not None:
+        del item.stash[_WATCH]
+        watch.finish()
+
+
+class UnaskedTest:
+    """A test with no isolation of its own, in a run whose worker namespace is open.
+
+    It may still write there: ``PGOPTIONS`` routes every libpq connection it opens on its own
+    (an engine built per call, say) into the namespace, and ``uow_engine`` commits for real.
+    So after it, the namespace is probed with the ``truncate`` strategy's dirty-tables query
+    (one prepared statement) and returned to its baseline, and the test is named: in a
+    warning, or as its failure under ``--uow-check-leaks``, whose detector covers it too.
+    """
+
+    __test__ = False
+
+    def __init__(self, state: RunState, test: str) -> None:
+        self._database = state.database
+        self._test = test
+        self._check_leaks = state.settings.check_leaks
+
+    def start(self) -> None:
+        if self._check_leaks.value:
+            try:
+                self._database.leak_detector.start()
+            except SQLAlchemyError as error:
+                message = self._database.explain(error, f"could not watch {self._test}")
+                _fail(message)
+
+    def finish(self) -> None:
+        database = self._database
+        message = None
+        try:
+            if self._check_leaks.value:
+                message = _leak_line(database, self._test, self._check_leaks, None)
+            changed = database.restore_baseline()
+        except (SQLAlchemyError, UowError) as error:
+            database.may_hold_rows()
+            if isinstance(error, UowError):
+                message = f"pytest-uow could not check {self._test} for rows: {error}"
+            else:
+                message = database.explain(error, f"could not check {self._test} for rows")
+        else:
+            if changed and message is None:
+                warnings.warn(
+                    UowWarning(
+                        f"pytest-uow: {self._test} {UNISOLATED} and left rows in "
+                        f"{database.label}, now removed: {', '.join(changed)}; {GIVE_ISOLATION}"
+                    ),
+                    stacklevel=1,
+                )
+        if message is not None:
+            _fail(message)
+
+
+UNISOLATED = "has no isolation of its own (no function-scoped uow fixture, no uow marker)"
+GIVE_ISOLATION = (
+    "give it one: a uow fixture (uow_session, uow_connection), uow_sessionmakers for the "
+    "application's factories, or @pytest.mark.uow(strategy='truncate') for its own connections"
+)
+
+
+def _leak_line(
+    database: WorkerDatabase, test: str, check_leaks: Sourced[bool], strategy: str | None
+) -> str | None:
+    """The one line reporting the rows ``test`` left behind, if any; rows left in the worker
+    namespace are removed, so that the tests after it start from the baseline. ``strategy``
+    is the test's, or None for a test with no isolation of its own."""
+    try:
+        leaks = database.leak_detector.find()
+        if any(leak.in_worker_namespace for leak in leaks):
+            database.empty()
+    except SQLAlchemyError as error:
+        return database.explain(error, f"could not check {test} for leaks")
+    if not leaks:
+        return None
+    line = (
+        f"pytest-uow found rows that {test} left behind (uow_check_leaks, {check_leaks.source}): "
+        + leak_report(leaks, database.label, strategy)
+    )
+    return line if strategy else f"{line}; it {UNISOLATED}: {GIVE_ISOLATION}"
 
 
 class TestLife:
@@ -186,7 +281,7 @@ class TestLife:
             self._state.record_reset(self._strategy.name, time.perf_counter() - started)
         self._warn_about_ended_backends()
         if message is None and self._check_leaks.value:
-            message = self._leaks_found()
+            message = _leak_line(database, self._test, self._check_leaks, self._strategy.name)
         if message is not None:
             _fail(message)
 
@@ -221,23 +316,6 @@ class TestLife:
                 stacklevel=1,
             )
 
-    def _leaks_found(self) -> str | None:
-        """The one line reporting the rows the test left behind, if any; rows left in the
-        worker namespace are removed, so that the tests after it start empty."""
-        database = self._database
-        try:
-            leaks = database.leak_detector.find()
-            if any(leak.in_worker_namespace for leak in leaks):
-                database.empty()
-        except SQLAlchemyError as error:
-            return database.explain(error, f"could not check {self._test} for leaks")
-        if not leaks:
-            return None
-        return (
-            f"pytest-uow found rows that {self._test} left behind (uow_check_leaks, "
-            f"{self._check_leaks.source}): "
-            + leak_report(leaks, database.label, self._strategy.name)
-        )
-
 
 _LIFE = pytest.StashKey[TestLife]()
+_WATCH = pytest.StashKey[UnaskedTest]()

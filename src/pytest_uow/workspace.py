@@ -354,16 +354,22 @@ class WorkerDatabase:
 
     def empty(self) -> None:
         """Return the tables that left the baseline to it (the truncate strategy, and leaks
-        found). Where the baseline's copies were lost with the cleaner's connection (after an
-        error), the namespace is rebuilt instead."""
+        found)."""
+        self.restore_baseline()
+
+    def restore_baseline(self) -> list[str]:
+        """Return the tables that left the baseline to it, and name them. Where the baseline's
+        copies were lost with the cleaner's connection (after an error), the namespace is
+        rebuilt instead, and what changed is unknown: ``["its tables"]``."""
         self._end_kept_transaction()
         self._at_baseline = False
         cleaner = self._table_cleaner
         if cleaner.baseline_lost:
             self.rebuild()
-            return
-        cleaner.clean()
+            return ["its tables"]
+        changed = cleaner.clean()
         self._at_baseline = True
+        return changed
 
     def rebuild(self) -> None:
         """Drop the namespace and build it again (recreate). Where the rebuild replaces a

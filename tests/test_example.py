@@ -1,6 +1,6 @@
 """The examples, run the way their developers would run them: examples/allocation (the Cosmic
-Python showcase) and examples/fastapi_async pass their whole test pyramids in random order under
--n 0 and -n 2 and leave nothing behind; allocation on schemas its Alembic migrations build, with
+Python showcase), examples/fastapi_async and examples/flask_notes pass their whole test suites
+in random order under -n 0 and -n 2 and leave nothing behind; allocation on schemas its Alembic migrations build, with
 its reference data and its migrations checked."""
 
 from __future__ import annotations
@@ -55,6 +55,30 @@ def test_async_example_suite_passes_and_leaves_nothing(
     assert re.search(r"\b15 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
     assert "uow: reset truncate: 1 tests" in result.stdout, "the concurrency test commits"
+    assert schemas_named(outside, prefix) == []
+    assert public_guard.fingerprint() == before
+
+
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["n0", "n2"])
+def test_flask_sqlalchemy_example_suite_passes_and_leaves_nothing(
+    server_url: str, outside: Engine, public_guard: PublicGuard, prefix: str, mode: list[str]
+) -> None:
+    before = public_guard.fingerprint()
+    # The app's own database: nothing listens there, so every view must be re-bound.
+    env = dict(
+        os.environ,
+        UOW_DATABASE_URL=server_url,
+        NOTES_DATABASE_URL="postgresql+psycopg2://notes@127.0.0.1:1/notes?connect_timeout=1",
+    )
+
+    result = _run_example(EXAMPLES / "flask_notes", env, *mode, f"--uow-schema-prefix={prefix}")
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    # 4 API tests through the test client, 3 model tests in an app context the test pushes.
+    assert re.search(r"\b7 passed\b", result.stdout), result.stdout[-2000:]
+    assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
+    assert "uow: reset truncate: 1 tests" in result.stdout
+    assert "UowWarning" not in result.stdout
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before
 

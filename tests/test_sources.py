@@ -3,12 +3,14 @@ application's metadata loaded once. Pure logic, no database."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
 from pytest_uow.config import resolve
-from pytest_uow.sources import MetaDataSource, NoTables
+from pytest_uow.sources import MetaDataSource, NoTables, load_metadata
 
 DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -69,3 +71,45 @@ def test_a_callable_metadata_is_called_once_and_kept(pytester: pytest.Pytester) 
     assert models.calls == [1]
     assert isinstance(settings.source, MetaDataSource)
     assert list(settings.source.metadata.tables) == ["t"]
+
+
+class _Extension:
+    """Shaped as a Flask-SQLAlchemy extension: a MetaData per bind key."""
+
+    def __init__(self, *metadatas: MetaData) -> None:
+        self.metadatas = {None if i == 0 else f"bind{i}": m for i, m in enumerate(metadatas)}
+        self.metadata = metadatas[0]
+
+
+def _metadata_with(*names: str) -> MetaData:
+    metadata = MetaData()
+    for name in names:
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    return metadata
+
+
+def test_every_binds_tables_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys.modules[__name__],
+        "EXTENSION",
+        _Extension(_metadata_with("a"), _metadata_with("b")),
+        raising=False,
+    )
+
+    assert sorted(load_metadata(f"{__name__}:EXTENSION").tables) == ["a", "b"]
+
+
+def test_two_binds_with_one_table_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys.modules[__name__],
+        "EXTENSION",
+        _Extension(_metadata_with("a"), _metadata_with("a")),
+        raising=False,
+    )
+
+    with pytest.raises(
+        ValueError,
+        match=r"^binds None and 'bind1' both have a table a; pytest-uow builds every bind's "
+        r"tables in the worker's one namespace$",
+    ):
+        load_metadata(f"{__name__}:EXTENSION")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import MetaData, create_mock_engine
@@ -198,6 +198,9 @@ def load_metadata(spec: str) -> MetaData:
             target = target()
         except Exception as error:
             raise ValueError(f"calling it failed: {type(error).__name__}: {error}") from None
+    metadatas = getattr(target, "metadatas", None)  # a Flask-SQLAlchemy extension's, by bind
+    if isinstance(metadatas, Mapping) and len(metadatas) > 1:
+        return _merged(metadatas)
     if _has_metadata(target):
         target = target.metadata  # type: ignore[attr-defined]
     if not isinstance(target, MetaData):
@@ -206,6 +209,25 @@ def load_metadata(spec: str) -> MetaData:
             "(anything with .metadata) or a callable returning one"
         )
     return target
+
+
+def _merged(metadatas: Mapping[object, object]) -> MetaData:
+    """The tables of every bind's MetaData in one: every bind is re-bound to the worker's
+    namespace, so all their tables are built there."""
+    merged = MetaData()
+    binds: dict[str, object] = {}
+    for key, metadata in metadatas.items():
+        if not isinstance(metadata, MetaData):
+            raise ValueError(f"its metadatas[{key!r}] is a {type(metadata).__name__}")
+        for table in metadata.tables.values():
+            if table.key in merged.tables:
+                raise ValueError(
+                    f"binds {binds[table.key]!r} and {key!r} both have a table {table.key}; "
+                    "pytest-uow builds every bind's tables in the worker's one namespace"
+                )
+            binds[table.key] = key
+            table.to_metadata(merged)
+    return merged
 
 
 def _has_metadata(target: object) -> bool:

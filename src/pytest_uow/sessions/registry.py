@@ -12,6 +12,8 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from pytest_uow.binding import Binding
 from pytest_uow.sessions.async_ import AsyncScopedSessionAdapter, AsyncSessionmakerAdapter
 from pytest_uow.sessions.base import SessionAdapter
+from pytest_uow.sessions.flask_db import FlaskSQLAlchemyAdapter, is_flask_sqlalchemy
+from pytest_uow.sessions.functions import SessionFunctionAdapter, check_session_function
 from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
 
 # Checked in order: the first kind the object is an instance of wins.
@@ -21,7 +23,10 @@ KINDS: Sequence[tuple[type[Any], Callable[[str, Any], SessionAdapter]]] = (
     (async_scoped_session, AsyncScopedSessionAdapter),
     (async_sessionmaker, AsyncSessionmakerAdapter),
 )
-KIND_NAMES = "a sessionmaker, scoped_session, async_sessionmaker or async_scoped_session"
+KIND_NAMES = (
+    "a sessionmaker, scoped_session, async_sessionmaker or async_scoped_session, a "
+    "Flask-SQLAlchemy extension object, or a function returning sessions"
+)
 # The kinds whose sessions are async: the test's async side is opened for them.
 ASYNC_KINDS = (AsyncScopedSessionAdapter, AsyncSessionmakerAdapter)
 
@@ -31,6 +36,11 @@ def adapter_for(spec: str, target: object) -> SessionAdapter:
     for kind, adapter in KINDS:
         if isinstance(target, kind):
             return adapter(spec, target)
+    if is_flask_sqlalchemy(target):
+        return FlaskSQLAlchemyAdapter(spec, target)
+    if callable(target) and not isinstance(target, type):
+        check_session_function(spec, target)
+        return SessionFunctionAdapter(spec, target)
     raise ValueError(f"{spec} is a {type(target).__name__}; expected {KIND_NAMES}")
 
 

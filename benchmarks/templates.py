@@ -23,8 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import NullPool, create_engine
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).parent))
 

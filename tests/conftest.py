@@ -19,8 +19,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
 from pytest_uow import ENVIRONMENT_VARIABLES, throwaway_server
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 import pytest_uow
+from pytest_uow.compat import SQLALCHEMY_2
 from tests.conftest import PublicGuard, databases_named, schemas_named
 
 ASYNC_INI = (
@@ -23,6 +24,7 @@ SESSION_LOOPS = (
 # an engine of the test's own, the app's own driver;
 # the concurrency refusal runs only where asked.
 OUTCOMES = {"passed": 12, "skipped": 1}
+PSYCOPG_OR_ASYNCPG = "psycopg" if SQLALCHEMY_2 else "asyncpg"
 
 
 @pytest.fixture
@@ -56,7 +58,8 @@ def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
             marks=pytest.mark.xdist_group("databases"),
         ),
         ("auto", FUNCTION_LOOPS + 'asyncio_mode = "auto"\n', ["-p", "no:xdist"], {}),
-        ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"], {"APP_DRIVER": "psycopg"}),
+        # psycopg (3) where SQLAlchemy has it (2.0 and newer).
+        ("anyio", FUNCTION_LOOPS, ["-p", "no:xdist"], {"APP_DRIVER": PSYCOPG_OR_ASYNCPG}),
     ],
     ids=["strict-asyncpg-url", "strict-xdist", "session-loop-database", "auto", "anyio-psycopg"],
 )

@@ -7,7 +7,6 @@ test starts, as a one-line ``pytest.UsageError`` (exit code 4).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib.util
 import os
@@ -15,13 +14,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
+import sqlalchemy
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from pytest_uow import options
+from pytest_uow.compat import SQLALCHEMY_2
 from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
 from pytest_uow.loading import load_object
 from pytest_uow.migrations import AlembicSource
@@ -118,175 +120,27 @@ class Settings:
         return any(not setting.is_default for setting in self.all.values())
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """How one setting is spelled in each place it can be given, and its help text."""
-
-    ini: str
-    env: str
-    option: str | None  # the argparse dest; None when there is no command-line form
-    help: str
-    cli: dict[str, Any] = field(default_factory=dict)  # metavar, choices or action
-    # Yes/no settings are read as strings too: pytest's own "bool" type turns a bad value into
-    # an internal error instead of our one-line usage error.
-    ini_type: Literal["string", "linelist"] = "string"
-
-    @property
-    def flag(self) -> str:
-        return "--" + (self.option or "").replace("_", "-")
-
-
-_URL = _Spec(
-    "uow_database_url",
-    "UOW_DATABASE_URL",
-    "uow_url",
-    "PostgreSQL server to use (default: start a throwaway server)",
-    {"metavar": "URL"},
-)
-_METADATA = _Spec(
-    "uow_metadata",
-    "UOW_METADATA",
-    "uow_metadata",
-    "the application's MetaData, declarative base or a callable returning one, as "
-    "module:attribute; its tables are created in every worker schema",
-    {"metavar": "MODULE:ATTR"},
-)
-_ISOLATION = _Spec(
-    "uow_isolation",
-    "UOW_ISOLATION",
-    "uow_isolation",
-    "how workers are kept apart: a schema per worker, or a database per worker cloned from a "
-    "template (default: schema)",
-    {"choices": tuple(ISOLATIONS)},
-)
-_STRATEGY = _Spec(
-    "uow_strategy",
-    "UOW_STRATEGY",
-    "uow_strategy",
-    "how each test's writes are undone (default: rollback)",
-    {"choices": tuple(STRATEGIES)},
-)
-_KEEP = _Spec(
-    "uow_keep",
-    "UOW_KEEP",
-    "uow_keep",
-    "keep worker schemas after the run, for inspection",
-    {"action": argparse.BooleanOptionalAction},
-)
-_PREFIX = _Spec(
-    "uow_schema_prefix",
-    "UOW_SCHEMA_PREFIX",
-    "uow_schema_prefix",
-    "first part of worker schema names (default: uow)",
-    {"metavar": "PREFIX"},
-)
-_SESSIONMAKERS = _Spec(
-    "uow_sessionmakers",
-    "UOW_SESSIONMAKERS",
-    None,
-    "module:attribute of the application's sessionmakers to re-bind for each test",
-    ini_type="linelist",
-)
-_PG_BINDIR = _Spec(
-    "uow_pg_bindir",
-    "UOW_PG_BINDIR",
-    "uow_pg_bindir",
-    "directory holding initdb and postgres for the throwaway server (default: discovered)",
-    {"metavar": "DIR"},
-)
-_CHECK_LEAKS = _Spec(
-    "uow_check_leaks",
-    "UOW_CHECK_LEAKS",
-    "uow_check_leaks",
-    "after each database test, report rows left in the worker schema and rows written "
-    "outside it, as an error of that test",
-    {"action": argparse.BooleanOptionalAction},
-)
-_REBUILD = _Spec(
-    "uow_rebuild",
-    "UOW_REBUILD",
-    "uow_rebuild",
-    "build template databases afresh even where one built from the same tables exists",
-    {"action": argparse.BooleanOptionalAction},
-)
-_SEED = _Spec(
-    "uow_seed",
-    "UOW_SEED",
-    "uow_seed",
-    "module:callable called with a Connection once the tables exist; the rows it inserts are "
-    "the baseline every test starts from",
-    {"metavar": "MODULE:CALLABLE"},
-)
-_ALEMBIC = _Spec(
-    "uow_alembic",
-    "UOW_ALEMBIC",
-    "uow_alembic",
-    "path to alembic.ini: worker namespaces are built by upgrading to head (instead of "
-    "uow_metadata's create_all)",
-    {"metavar": "INI"},
-)
-_CHECK_MIGRATIONS = _Spec(
-    "uow_check_migrations",
-    "UOW_CHECK_MIGRATIONS",
-    "uow_check_migrations",
-    "check uow_alembic's migrations once per run, as test items uow::migrations::*: a single "
-    "head, an upgrade from empty, the models matching the migrated schema, downgrades",
-    {"action": argparse.BooleanOptionalAction},
-)
-SPECS = (
-    _URL,
-    _METADATA,
-    _ISOLATION,
-    _STRATEGY,
-    _KEEP,
-    _PREFIX,
-    _SESSIONMAKERS,
-    _PG_BINDIR,
-    _CHECK_LEAKS,
-    _REBUILD,
-    _SEED,
-    _ALEMBIC,
-    _CHECK_MIGRATIONS,
-)
-
-
-def add_options(parser: pytest.Parser) -> None:
-    """Declare every setting; all default to ``None`` so that "unset" differs from "off"."""
-    group = parser.getgroup("uow", "pytest-uow: isolated PostgreSQL per xdist worker")
-    for spec in SPECS:
-        if spec.option is not None:
-            group.addoption(
-                spec.flag,
-                dest=spec.option,
-                default=None,
-                help=f"{spec.help}. Env {spec.env}, ini {spec.ini}.",
-                **spec.cli,
-            )
-        parser.addini(spec.ini, spec.help, type=spec.ini_type, default=None)
-
-
-ENVIRONMENT_VARIABLES = tuple(spec.env for spec in SPECS)
-
-
 def resolve(config: pytest.Config) -> Settings:
     """Read every setting from its highest-precedence source and check it; load what the
     settings name (the tables' source, the app's factories) once, here."""
     isolation = _check(
-        _ISOLATION, _raw(config, _ISOLATION, DEFAULT_ISOLATION), _choice(tuple(ISOLATIONS))
+        options.ISOLATION,
+        _raw(config, options.ISOLATION, DEFAULT_ISOLATION),
+        _choice(tuple(ISOLATIONS)),
     )
-    raw_metadata = _raw(config, _METADATA)
-    metadata = _check(_METADATA, raw_metadata, _check_spec)
+    raw_metadata = _raw(config, options.METADATA)
+    metadata = _check(options.METADATA, raw_metadata, _check_spec)
     source: SchemaSource = NoTables()
     models = None
     if metadata.value is not None:
         models_loader = _source_loader(metadata.source, isolation.value)
-        source = models_source = _check(_METADATA, raw_metadata, models_loader).value
+        source = models_source = _check(options.METADATA, raw_metadata, models_loader).value
         models = models_source.metadata
-    rebuild = _check(_REBUILD, _raw(config, _REBUILD, False), _parse_bool)
-    raw_alembic = _raw(config, _ALEMBIC)
-    alembic = _check(_ALEMBIC, raw_alembic, _check_spec)
-    raw_check_migrations = _raw(config, _CHECK_MIGRATIONS, False)
-    check_migrations = _check(_CHECK_MIGRATIONS, raw_check_migrations, _parse_bool)
+    rebuild = _check(options.REBUILD, _raw(config, options.REBUILD, False), _parse_bool)
+    raw_alembic = _raw(config, options.ALEMBIC)
+    alembic = _check(options.ALEMBIC, raw_alembic, _check_spec)
+    raw_check_migrations = _raw(config, options.CHECK_MIGRATIONS, False)
+    check_migrations = _check(options.CHECK_MIGRATIONS, raw_check_migrations, _parse_bool)
     if check_migrations.value and alembic.value is None:
         raise pytest.UsageError(
             f"uow_check_migrations: {raw_check_migrations.value!r} from "
@@ -296,28 +150,32 @@ def resolve(config: pytest.Config) -> Settings:
     migrations = None
     if alembic.value is not None:
         loader = _alembic_loader(config.rootpath, alembic.source, check_migrations.value)
-        source = migrations = _check(_ALEMBIC, raw_alembic, loader).value
-    raw_seed = _raw(config, _SEED)
-    seed = _check(_SEED, raw_seed, _check_spec)
+        source = migrations = _check(options.ALEMBIC, raw_alembic, loader).value
+    raw_seed = _raw(config, options.SEED)
+    seed = _check(options.SEED, raw_seed, _check_spec)
     if seed.value is not None:
-        source = _check(_SEED, raw_seed, _seed_loader(source, seed.source)).value
-    raw_sessionmakers = _raw(config, _SESSIONMAKERS, ())
-    sessionmakers = _check(_SESSIONMAKERS, raw_sessionmakers, _split_specs)
-    adapters = _check(_SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
-    raw_url = _raw(config, _URL)
-    url: Sourced[URL | None] = _check(_URL, raw_url, parse_url)
+        source = _check(options.SEED, raw_seed, _seed_loader(source, seed.source)).value
+    raw_sessionmakers = _raw(config, options.SESSIONMAKERS, ())
+    sessionmakers = _check(options.SESSIONMAKERS, raw_sessionmakers, _split_specs)
+    adapters = _check(options.SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
+    raw_url = _raw(config, options.URL)
+    url: Sourced[URL | None] = _check(options.URL, raw_url, parse_url)
     return Settings(
         url=url,
         metadata=metadata,
         isolation=isolation,
         strategy=_check(
-            _STRATEGY, _raw(config, _STRATEGY, DEFAULT_STRATEGY), _choice(tuple(STRATEGIES))
+            options.STRATEGY,
+            _raw(config, options.STRATEGY, DEFAULT_STRATEGY),
+            _choice(tuple(STRATEGIES)),
         ),
-        keep=_check(_KEEP, _raw(config, _KEEP, False), _parse_bool),
-        schema_prefix=_check(_PREFIX, _raw(config, _PREFIX, "uow"), _check_prefix),
+        keep=_check(options.KEEP, _raw(config, options.KEEP, False), _parse_bool),
+        schema_prefix=_check(options.PREFIX, _raw(config, options.PREFIX, "uow"), _check_prefix),
         sessionmakers=sessionmakers,
-        pg_bindir=_check(_PG_BINDIR, _raw(config, _PG_BINDIR), _check_bindir),
-        check_leaks=_check(_CHECK_LEAKS, _raw(config, _CHECK_LEAKS, False), _parse_bool),
+        pg_bindir=_check(options.PG_BINDIR, _raw(config, options.PG_BINDIR), _check_bindir),
+        check_leaks=_check(
+            options.CHECK_LEAKS, _raw(config, options.CHECK_LEAKS, False), _parse_bool
+        ),
         rebuild=rebuild,
         seed=seed,
         alembic=alembic,
@@ -343,7 +201,7 @@ def _overridden_on_the_command_line(config: pytest.Config, ini: str) -> bool:
     return any(override.partition("=")[0].strip() == ini for override in overrides)
 
 
-def _raw(config: pytest.Config, spec: _Spec, default: object = None) -> Sourced[object]:
+def _raw(config: pytest.Config, spec: options.Spec, default: object = None) -> Sourced[object]:
     if spec.option is not None:
         value = config.getoption(spec.option)
         if value is not None:
@@ -359,7 +217,7 @@ def _raw(config: pytest.Config, spec: _Spec, default: object = None) -> Sourced[
     return Sourced(default, "default")
 
 
-def _check(spec: _Spec, raw: Sourced[object], convert: Callable[[Any], T]) -> Sourced[T]:
+def _check(spec: options.Spec, raw: Sourced[object], convert: Callable[[Any], T]) -> Sourced[T]:
     if raw.is_default and raw.value is None:
         return Sourced(raw.value, raw.source)  # type: ignore[arg-type]
     try:
@@ -401,6 +259,11 @@ def parse_url(value: object) -> URL:
             f"pytest-uow cannot use the driver {driver}; use postgresql:// (psycopg2), "
             "postgresql+psycopg://, postgresql+asyncpg:// or postgresql+psycopg_async://"
         )
+    if driver == "psycopg" and not SQLALCHEMY_2:
+        raise ValueError(
+            f"SQLAlchemy {sqlalchemy.__version__} has no psycopg (3) driver; use "
+            "postgresql:// (psycopg2) or postgresql+asyncpg://, or SQLAlchemy 2"
+        )
     return url
 
 
@@ -424,6 +287,8 @@ def _async_driver(url: Sourced[object], adapters: tuple[SessionAdapter, ...]) ->
         if named is not None:
             return named
     for driver, module in (("asyncpg", "asyncpg"), ("psycopg", "psycopg")):
+        if driver == "psycopg" and not SQLALCHEMY_2:
+            continue  # SQLAlchemy 1.4 has no psycopg 3 dialect
         if importlib.util.find_spec(module) is not None:
             return driver
     return None

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:  # SQLAlchemy 2.0's; on 1.4 the factory is a sessionmaker(class_=AsyncSession)
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from pytest_uow.binding import Binding
+from pytest_uow.compat import async_sessionmaker as make_async_sessionmaker
 from pytest_uow.loops import AsyncTestSide, TestSession
 from pytest_uow.reset import open_database
 from pytest_uow.state import RunState, run_state
@@ -129,12 +133,13 @@ def _async_fixture(function: Callable[..., Any]) -> Any:
 
 def _async_factory(binding: Binding) -> async_sessionmaker[AsyncSession]:
     _async_side(binding)
-    return async_sessionmaker(
+    factory: async_sessionmaker[AsyncSession] = make_async_sessionmaker(
         class_=_HandedOutAsyncSession,
         sync_session_class=TestSession,
         expire_on_commit=False,  # as SQLAlchemy advises for asyncio: no implicit IO after commit
         **dict(binding.session_options),
     )
+    return factory
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from sqlalchemy.orm import Session
 
 from pytest_uow.errors import UowError
+from pytest_uow.savepoints import join_sessions, release
 
 ASYNC_DRIVERS = ("asyncpg", "psycopg_async")
 _ANOTHER_OPERATION = "another operation is in progress"
@@ -230,6 +231,7 @@ class AsyncTestSide:
         assert sync_connection is not None
         if not sync_connection.in_transaction():
             sync_connection.begin()
+            join_sessions(sync_connection)
         return sync_connection
 
     def session_began(self, session: Session) -> None:
@@ -258,6 +260,10 @@ class AsyncTestSide:
         """After the test: its transaction rolled back on its loop, if the loop is still there
         (if it closed, its guard did that already)."""
         state, self._loop = self._loop, None
+        if state is not None and state.connection is not None:
+            sync_connection = state.connection.sync_connection
+            if sync_connection is not None:
+                release(sync_connection)
         if state is None or state.loop.is_closed():
             return
         if state.loop.is_running():

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import NullPool, create_engine
 from sqlalchemy.engine import Engine
 
+from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.config import Settings
 from pytest_uow.isolation.base import identified
 from pytest_uow.isolation.registry import ISOLATIONS

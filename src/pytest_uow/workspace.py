@@ -15,11 +15,12 @@ import select
 import time
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
+from pytest_uow.compat import create_engine
 from pytest_uow.config import Settings
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, SourceError, UowError
@@ -37,7 +38,8 @@ def _requested_isolation_level(bind: object) -> str | None:
     """The isolation level an application's engine asks for, if any.
 
     ``Engine.execution_options(isolation_level=...)`` is public; ``create_engine(
-    isolation_level=...)``, the Cosmic Python spelling, is kept by SQLAlchemy only on the dialect.
+    isolation_level=...)``, the Cosmic Python spelling, is kept by SQLAlchemy only on the dialect
+    (under a name that changed in 2.0).
     It is read, never written, and a SQLAlchemy without it just means the default level.
     """
     if not isinstance(bind, Engine):
@@ -45,6 +47,8 @@ def _requested_isolation_level(bind: object) -> str | None:
     level: Any = bind.get_execution_options().get("isolation_level")
     if level is None:
         level = getattr(bind.dialect, "_on_connect_isolation_level", None)
+    if level is None:  # SQLAlchemy 1.4 keeps it here
+        level = getattr(bind.dialect, "isolation_level", None)
     return str(level) if level is not None else None
 
 

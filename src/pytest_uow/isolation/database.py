@@ -23,10 +23,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from sqlalchemy import NullPool, create_engine, literal, text
+from sqlalchemy import literal, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
 from pytest_uow.isolation.base import Template, identified

@@ -105,8 +105,11 @@ class SchemaIsolation:
             source.build(connection)
 
     def create_empty(self, server: Engine, engine: Engine) -> None:
+        """Created through the server's engine, so that ``engine`` first connects with the
+        schema already there: SQLAlchemy 1.4 notes the default schema (``current_schema()``)
+        then, once, and reflects only it (Alembic's comparison of the models)."""
         self._lease = _take_lease(server, self.name)
-        with engine.begin() as connection:
+        with server.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
 
     def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:

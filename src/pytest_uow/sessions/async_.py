@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_scoped_session, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_scoped_session
 from sqlalchemy.orm import Session
 
 from pytest_uow.binding import Binding
@@ -34,9 +34,7 @@ def session_class_for(original_bind: object) -> type[TestSession]:
     return type("AppTestSession", (TestSession,), {"original_bind": original_bind})
 
 
-def reconfigure_async(
-    factory: async_sessionmaker[Any], session_class: type[TestSession], binding: Binding
-) -> Restore:
+def reconfigure_async(factory: Any, session_class: type[TestSession], binding: Binding) -> Restore:
     overrides: dict[str, Any] = {"bind": None, "sync_session_class": session_class}
     overrides.update(binding.session_options)
     original = {key: factory.kw.get(key, _DEFAULTS.get(key)) for key in overrides}
@@ -47,7 +45,7 @@ def reconfigure_async(
 class AsyncSessionmakerAdapter:
     """A module-level ``async_sessionmaker``, as a FastAPI app's dependency uses it."""
 
-    def __init__(self, spec: str, maker: async_sessionmaker[Any]) -> None:
+    def __init__(self, spec: str, maker: Any) -> None:
         self.spec = spec
         self._maker = maker
         self._session_class = session_class_for(maker.kw.get("bind"))

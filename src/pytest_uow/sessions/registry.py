@@ -6,22 +6,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_scoped_session, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_scoped_session
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from pytest_uow.binding import Binding
+from pytest_uow.compat import is_async_sessionmaker
 from pytest_uow.sessions.async_ import AsyncScopedSessionAdapter, AsyncSessionmakerAdapter
 from pytest_uow.sessions.base import SessionAdapter
 from pytest_uow.sessions.flask_db import FlaskSQLAlchemyAdapter, is_flask_sqlalchemy
 from pytest_uow.sessions.functions import SessionFunctionAdapter, check_session_function
 from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
 
-# Checked in order: the first kind the object is an instance of wins.
-KINDS: Sequence[tuple[type[Any], Callable[[str, Any], SessionAdapter]]] = (
-    (scoped_session, ScopedSessionAdapter),
-    (sessionmaker, SessionmakerAdapter),
-    (async_scoped_session, AsyncScopedSessionAdapter),
-    (async_sessionmaker, AsyncSessionmakerAdapter),
+# Checked in order: the first kind the object is wins (an async sessionmaker on SQLAlchemy 1.4
+# is a sessionmaker too).
+KINDS: Sequence[tuple[Callable[[object], bool], Callable[[str, Any], SessionAdapter]]] = (
+    (lambda target: isinstance(target, scoped_session), ScopedSessionAdapter),
+    (lambda target: isinstance(target, async_scoped_session), AsyncScopedSessionAdapter),
+    (is_async_sessionmaker, AsyncSessionmakerAdapter),
+    (lambda target: isinstance(target, sessionmaker), SessionmakerAdapter),
 )
 KIND_NAMES = (
     "a sessionmaker, scoped_session, async_sessionmaker or async_scoped_session, a "
@@ -33,8 +35,8 @@ ASYNC_KINDS = (AsyncScopedSessionAdapter, AsyncSessionmakerAdapter)
 
 def adapter_for(spec: str, target: object) -> SessionAdapter:
     """The adapter for ``target``; ValueError names what it is and what is accepted."""
-    for kind, adapter in KINDS:
-        if isinstance(target, kind):
+    for is_kind, adapter in KINDS:
+        if is_kind(target):
             return adapter(spec, target)
     if is_flask_sqlalchemy(target):
         return FlaskSQLAlchemyAdapter(spec, target)

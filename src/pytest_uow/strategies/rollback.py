@@ -7,16 +7,15 @@ from contextlib import contextmanager
 from typing import ClassVar
 
 from pytest_uow.binding import Binding
+from pytest_uow.savepoints import JOIN_OPTIONS, join_sessions, release
 from pytest_uow.strategies.base import ResetTarget
-
-SAVEPOINT_OPTIONS = {"join_transaction_mode": "create_savepoint"}
 
 
 class RollbackStrategy:
-    """Sessions join the test's transaction with ``join_transaction_mode="create_savepoint"``
-    (SQLAlchemy's "Joining a Session into an External Transaction" recipe): the application's
-    ``commit()`` releases a savepoint and its ``rollback()`` returns to one, so it behaves as in
-    production while nothing it writes survives the test.
+    """Sessions join the test's transaction through savepoints (SQLAlchemy's "Joining a Session
+    into an External Transaction" recipe, in its 2.0 or 1.4 form: ``savepoints.py``): the
+    application's ``commit()`` releases a savepoint and its ``rollback()`` returns to one, so it
+    behaves as in production while nothing it writes survives the test.
     """
 
     name: ClassVar[str] = "rollback"
@@ -27,8 +26,10 @@ class RollbackStrategy:
         target.sequences_may_have_advanced()
         connection = target.test_connection()
         transaction = connection.begin()
+        join_sessions(connection)
         try:
-            yield Binding(connection, connection, SAVEPOINT_OPTIONS)
+            yield Binding(connection, connection, JOIN_OPTIONS)
         finally:
+            release(connection)
             if transaction.is_active:
                 transaction.rollback()

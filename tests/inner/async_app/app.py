@@ -1,10 +1,18 @@
 """An async service's data layer, as FastAPI apps write it: a module-level engine and
 async_sessionmaker, used by the service functions. The driver comes from APP_DRIVER."""
 
+import functools
 import os
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import sessionmaker
+
+try:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+except ImportError:  # SQLAlchemy 1.4 spells it this way
+    async_sessionmaker = functools.partial(sessionmaker, class_=AsyncSession)  # type: ignore[misc,assignment]
+
 
 metadata = sa.MetaData()
 items = sa.Table(

@@ -5,25 +5,19 @@ import os
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy()
 
 
 class Batch(db.Model):  # type: ignore[name-defined,misc]
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(unique=True)
+    id = db.Column(db.Integer, primary_key=True)
+    reference = db.Column(db.String, unique=True, nullable=False)
 
 
 class Note(db.Model):  # type: ignore[name-defined,misc]
     __bind_key__ = "notes"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    body: Mapped[str]
+    id = db.Column(db.Integer, primary_key=True)
+    body = db.Column(db.String, nullable=False)
 
 
 def create_app():

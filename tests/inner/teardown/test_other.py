@@ -1,5 +1,6 @@
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
 
 others: list[Connection] = []
 

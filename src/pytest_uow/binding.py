@@ -27,6 +27,10 @@ class Binding:
     sessions: weakref.WeakSet[Session] = field(default_factory=weakref.WeakSet)
     # The test's async side, where async sessions are in use (``loops.py``).
     aio: AsyncTestSide | None = None
+    # Uses of the database the isolation could not serve, refused while the test ran (inside
+    # a request, say, where the application may turn the error into a response): the test
+    # fails with the first at its end.
+    refusals: list[str] = field(default_factory=list)
 
     @property
     def commits_are_real(self) -> bool:
@@ -39,6 +43,9 @@ class Binding:
 
     def track(self, session: Session) -> None:
         self.sessions.add(session)
+
+    def refuse(self, message: str) -> None:
+        self.refusals.append(message)
 
     def close_sessions(self) -> None:
         for session in list(self.sessions):

@@ -223,6 +223,7 @@ class TestLife:
             getattr(item, "fixturenames", ())
         )
         self._aio: AsyncTestSide | None = None
+        self._binding: Binding | None = None
 
     def start(self) -> Binding:
         database = self._database
@@ -240,6 +241,7 @@ class TestLife:
             if self._state.settings.adapters:
                 self._rebinding = rebound(self._state.settings.adapters, binding)
                 self._rebinding.__enter__()
+            self._binding = binding
         except SQLAlchemyError as error:
             message = database.explain(
                 error, f"could not isolate {self._test} ({self._strategy.name})"
@@ -280,6 +282,8 @@ class TestLife:
         else:
             self._state.record_reset(self._strategy.name, time.perf_counter() - started)
         self._warn_about_ended_backends()
+        if message is None and self._binding is not None and self._binding.refusals:
+            message = f"pytest-uow: {self._test}: {self._binding.refusals[0]}"
         if message is None and self._check_leaks.value:
             message = _leak_line(database, self._test, self._check_leaks, self._strategy.name)
         if message is not None:

@@ -9,6 +9,14 @@ factory is re-configured, through ``sessionmaker.configure``, with a stand-in fo
 whose ``engines`` map every bind key of the application to the test's bind. ``db.session`` and
 ``Model.query`` then land in the test's isolation whether the app context is the test's own or
 a request's; the current context's session is removed before and after the test.
+
+Code that takes ``db.engine`` (or ``db.engines[key]``) and connects by itself is outside the
+session. Flask-SQLAlchemy creates those engines per application, in ``init_app``, often inside
+the test (``create_app()`` in a fixture), so they are watched through SQLAlchemy's class-level
+engine events, and recognised, inside the application context that uses them, as the current
+application's: under ``truncate`` and ``recreate`` their new connections are made to the worker's
+namespace (``do_connect``) and a pooled one made elsewhere is replaced; under ``rollback``, where
+no connection but the test's can join its transaction, connecting fails with one line.
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import scoped_session
 
 from pytest_uow.binding import Binding
+from pytest_uow.errors import UowError
 from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
 
 _MODULE = "flask_sqlalchemy"
@@ -51,6 +61,87 @@ class _TestEngines:
         except RuntimeError:  # no application context: the default bind only
             own = {None: None}
         return {key: self._binding.app_bind(engine) for key, engine in own.items()}
+
+
+ROLLBACK_REFUSAL = (
+    "{spec}: db.engine was used to connect under the rollback strategy; its connections "
+    "cannot join the test's transaction: use db.session, or mark the test "
+    "@pytest.mark.uow(strategy='truncate')"
+)
+_MARK = "pytest-uow namespace"  # in a redirected connection's record: the namespace it uses
+
+
+class _Watch:
+    """The running test's Flask-SQLAlchemy extensions, as the class-level engine events see
+    them (installed once, when an extension is first re-bound)."""
+
+    def __init__(self) -> None:
+        self.active: list[tuple[str, Any, Binding]] = []
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            self._installed = True
+            event.listen(Engine, "do_connect", self._connecting)
+            event.listen(Engine, "engine_connect", self._connected)
+
+    def _find(self, dialect: Dialect) -> tuple[str, Binding, Engine] | None:
+        """The adapter's spec, the test's binding and the engine, where ``dialect`` is that of
+        one of the current application's engines of a watched extension."""
+        for spec, db, binding in self.active:
+            try:
+                engines = db.engines
+            except RuntimeError:  # outside an application context, or another application's
+                continue
+            for engine in engines.values():
+                if engine.dialect is dialect:
+                    return spec, binding, engine
+        return None
+
+    @staticmethod
+    def _refuse(spec: str, binding: Binding) -> NoReturn:
+        message = ROLLBACK_REFUSAL.format(spec=spec)
+        binding.refuse(message)
+        raise UowError(message)
+
+    def _connecting(
+        self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
+    ) -> None:
+        """A new connection of an application engine: under real commits to the worker's
+        namespace, through the application's own driver, its own options kept; refused under
+        rollback."""
+        found = self._find(dialect) if self.active else None
+        if found is None:
+            return
+        spec, binding, engine = found
+        if not binding.commits_are_real:
+            self._refuse(spec, binding)
+        worker = binding.bind
+        assert isinstance(worker, Engine)
+        worker_cargs, worker_cparams = dialect.create_connect_args(
+            worker.url.set(drivername=engine.url.drivername)
+        )
+        cargs[:] = list(worker_cargs)
+        cparams.clear()
+        cparams.update(worker_cparams)
+        record.info[_MARK] = worker.url.render_as_string(hide_password=True)
+
+    def _connected(self, connection: Connection, *branch: object) -> None:
+        """A connection of an application engine, maybe from its pool: refused under rollback,
+        replaced if it was made for another namespace (SQLAlchemy 1.4 passes ``branch`` too)."""
+        found = self._find(connection.dialect) if self.active else None
+        if found is None:
+            return
+        spec, binding, _ = found
+        if not binding.commits_are_real:
+            self._refuse(spec, binding)
+        worker = binding.bind
+        assert isinstance(worker, Engine)
+        if connection.connection.info.get(_MARK) != worker.url.render_as_string(hide_password=True):
+            connection.invalidate()  # pooled from elsewhere: its next use connects afresh
+
+
+_WATCH = _Watch()
 
 
 class FlaskSQLAlchemyAdapter:
@@ -83,8 +174,12 @@ class FlaskSQLAlchemyAdapter:
         overrides.update(binding.session_options)
         original = {key: factory.kw.get(key, SESSION_DEFAULTS.get(key)) for key in overrides}
         factory.configure(**overrides)
+        watched = (self.spec, self._db, binding)
+        _WATCH.install()
+        _WATCH.active.append(watched)
 
         def restore() -> None:
+            _WATCH.active.remove(watched)
             self._remove_session()
             factory.configure(**original)
 

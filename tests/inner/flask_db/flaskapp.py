@@ -44,6 +44,19 @@ def create_app():
         db.session.commit()
         return {"notes": db.session.scalar(select(func.count(Note.id)))}, 201
 
+    @app.post("/core/batches")
+    def add_batch_through_the_engine():
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO batch (reference) VALUES (:r)"), {"r": request.json["ref"]}
+            )
+        return {"ok": True}, 201
+
+    @app.get("/core/count")
+    def count_through_the_engine():
+        with db.engine.connect() as connection:
+            return {"batches": connection.execute(text("SELECT count(*) FROM batch")).scalar()}
+
     @app.get("/isolation")
     def isolation():
         return {"level": db.session.execute(text("SHOW transaction_isolation")).scalar_one()}

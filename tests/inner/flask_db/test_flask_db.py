@@ -40,3 +40,17 @@ def test_under_truncate_views_commit_for_real(client, uow_engine):
         assert connection.execute(text("SELECT reference FROM batch")).scalars().all() == ["b4"]
     # The isolation level the application's own engine asked for.
     assert client.get("/isolation").json == {"level": "repeatable read"}
+
+
+@pytest.mark.uow(strategy="truncate")
+def test_under_truncate_db_engine_connects_to_the_worker_namespace(client, uow_engine):
+    assert client.post("/core/batches", json={"ref": "c1"}).status_code == 201
+    assert client.get("/core/count").json == {"batches": 1}
+    with uow_engine.connect() as connection:
+        assert connection.execute(text("SELECT reference FROM batch")).scalars().all() == ["c1"]
+
+
+@pytest.mark.uow(strategy="rollback")
+def test_under_rollback_db_engine_is_refused(client):
+    # The view's error becomes a 500 response; the test fails with the plugin's line after it.
+    assert client.get("/core/count").status_code == 500

@@ -363,14 +363,14 @@ class WorkerDatabase:
 
     def restore_baseline(self) -> list[str]:
         """Return the tables that left the baseline to it, and name them. Where the baseline's
-        copies were lost with the cleaner's connection (after an error), the namespace is
-        rebuilt instead, and what changed is unknown: ``["its tables"]``."""
+        copies were lost with the cleaner's connection (after an error, which was reported),
+        the namespace is rebuilt instead, and no table is named: what changed is unknown."""
         self._end_kept_transaction()
         self._at_baseline = False
         cleaner = self._table_cleaner
         if cleaner.baseline_lost:
             self.rebuild()
-            return ["its tables"]
+            return []
         changed = cleaner.clean()
         self._at_baseline = True
         return changed

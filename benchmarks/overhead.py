@@ -19,6 +19,7 @@ one loop for the session (the connection stays from test to test), with asyncpg 
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
     python benchmarks/overhead.py --only async     # the async variants, and both baselines
     python benchmarks/overhead.py --only probed    # a test asking nothing of the plugin
+    .tox/sa14/bin/python benchmarks/overhead.py --only "insert + commit"   # on SQLAlchemy 1.4
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ APP = textwrap.dedent("""
 """)
 
 # SQLAlchemy's "Joining a Session into an External Transaction" recipe, as a team writes it
-# without the plugin: its tables in a schema of its own, one connection for the session.
+# without the plugin: its tables in a schema of its own, one connection for the session; in its
+# 2.0 form, or its 1.4 form where SQLAlchemy 1.4 runs the benchmark.
 RECIPE_CONFTEST = textwrap.dedent("""
     import os
 
     import pytest
-    from sqlalchemy import create_engine
+    import sqlalchemy
+    from sqlalchemy import create_engine, event
     from sqlalchemy.orm import Session
 
     from app import metadata
@@ -75,13 +78,33 @@ RECIPE_CONFTEST = textwrap.dedent("""
         engine.dispose()
 
 
-    @pytest.fixture
-    def uow_session(connection):
-        transaction = connection.begin()
-        session = Session(bind=connection, join_transaction_mode="create_savepoint")
-        yield session
-        session.close()
-        transaction.rollback()
+    if sqlalchemy.__version__.startswith("1."):
+
+        @pytest.fixture
+        def uow_session(connection):
+            transaction = connection.begin()
+            session = Session(bind=connection)
+            nested = connection.begin_nested()
+
+            @event.listens_for(session, "after_transaction_end")
+            def end_savepoint(session, ended):
+                nonlocal nested
+                if not nested.is_active:
+                    nested = connection.begin_nested()
+
+            yield session
+            session.close()
+            transaction.rollback()
+
+    else:
+
+        @pytest.fixture
+        def uow_session(connection):
+            transaction = connection.begin()
+            session = Session(bind=connection, join_transaction_mode="create_savepoint")
+            yield session
+            session.close()
+            transaction.rollback()
 """)
 
 INSERT_AND_COMMIT = (

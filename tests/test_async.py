@@ -149,8 +149,9 @@ def test_a_fixture_and_a_test_on_different_loops_are_one_line(
     result.stdout.fnmatch_lines(
         [
             "*UowError: the test's async sessions ran on two event loops: a fixture and the "
-            "test run on different loops; give them the same loop scope (pytest-asyncio's "
-            "loop_scope, or asyncio_default_fixture_loop_scope)"
+            "test run on different loops (give them the same loop scope: pytest-asyncio's "
+            "loop_scope, or asyncio_default_fixture_loop_scope), or the test and the live "
+            "server (use the truncate strategy for that test)"
         ]
     )
 

@@ -81,6 +81,7 @@ class Settings:
     seed: Sourced[str | None]
     alembic: Sourced[str | None]
     check_migrations: Sourced[bool]
+    live_app: Sourced[str | None]
     # What the named settings load, loaded once: the tables' source, the app's factories, and
     # the models (uow_metadata's MetaData, which the migration checks compare with).
     source: SchemaSource = field(default_factory=NoTables)
@@ -89,6 +90,8 @@ class Settings:
     migrations: AlembicSource | None = None  # uow_alembic's, also where a seed follows them
     # The tests' async connections' driver (asyncpg or psycopg); None when neither is there.
     async_driver: str | None = None
+    # What uow_live_app names, imported (a factory is called when the server first starts).
+    live_target: object = None
 
     @functools.cached_property
     def has_async_factories(self) -> bool:
@@ -112,6 +115,7 @@ class Settings:
             "seed": self.seed,
             "alembic": self.alembic,
             "check migrations": self.check_migrations,
+            "live app": self.live_app,
         }
 
     @property
@@ -158,6 +162,11 @@ def resolve(config: pytest.Config) -> Settings:
     raw_sessionmakers = _raw(config, options.SESSIONMAKERS, ())
     sessionmakers = _check(options.SESSIONMAKERS, raw_sessionmakers, _split_specs)
     adapters = _check(options.SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
+    raw_live_app = _raw(config, options.LIVE_APP)
+    live_app = _check(options.LIVE_APP, raw_live_app, _check_spec)
+    live_target = None
+    if live_app.value is not None:
+        live_target = _check(options.LIVE_APP, raw_live_app, _load_spec).value
     raw_url = _raw(config, options.URL)
     url: Sourced[URL | None] = _check(options.URL, raw_url, parse_url)
     return Settings(
@@ -180,6 +189,8 @@ def resolve(config: pytest.Config) -> Settings:
         seed=seed,
         alembic=alembic,
         check_migrations=check_migrations,
+        live_app=live_app,
+        live_target=live_target,
         source=source,
         adapters=adapters,
         models=models,
@@ -358,6 +369,10 @@ def _seed_loader(tables: SchemaSource, where: str) -> Callable[[object], SchemaS
         return SeededSource(tables, load_seed(spec), spec, where)
 
     return load
+
+
+def _load_spec(value: object) -> object:
+    return load_object(str(value).strip())
 
 
 def _split_specs(value: object) -> tuple[str, ...]:

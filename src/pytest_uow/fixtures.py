@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # SQLAlchemy 2.0's; on 1.4 the factory is a sessionmaker(clas
 
 from pytest_uow.binding import Binding
 from pytest_uow.compat import async_sessionmaker as make_async_sessionmaker
+from pytest_uow.errors import UowError
+from pytest_uow.live import IN_FLIGHT_WAIT, LiveServer, resolve_app
 from pytest_uow.loops import AsyncTestSide, TestSession
 from pytest_uow.reset import open_database
 from pytest_uow.state import RunState, run_state
@@ -167,3 +169,56 @@ async def uow_async_connection(_uow_run: RunState) -> AsyncIterator[AsyncConnect
     the one every async session of the test joins."""
     session = _async_factory(_binding(_uow_run))()
     yield await session.connection()
+
+
+@pytest.fixture(scope="session")
+def uow_live_app(request: pytest.FixtureRequest) -> object:
+    """The application ``uow_live_server`` serves: what the ``uow_live_app`` setting names (a
+    factory is called once, with no arguments). Override this fixture to hand an application
+    of your own: ``@pytest.fixture(scope="session") def uow_live_app(): return create_app()``."""
+    settings = run_state(request.config).settings
+    spec = settings.live_app.value
+    if spec is None:
+        pytest.fail(
+            "pytest-uow: uow_live_server has no application to serve: set uow_live_app "
+            "(--uow-live-app, UOW_LIVE_APP) to module:attribute, or override the uow_live_app "
+            "fixture",
+            pytrace=False,
+        )
+    try:
+        return resolve_app(
+            settings.live_target, f"uow_live_app ({spec}, {settings.live_app.source})"
+        )
+    except UowError as error:
+        message = f"pytest-uow: {error}"
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def _uow_live(uow_live_app: object) -> Iterator[LiveServer]:
+    """The worker's one live server, for every test that asks for it."""
+    try:
+        server = LiveServer(uow_live_app)
+    except UowError as error:
+        message = f"pytest-uow: {error}"
+    else:
+        yield server
+        server.stop()
+        return
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture
+def uow_live_server(_uow_live: LiveServer, _uow_run: RunState) -> Iterator[LiveServer]:
+    """The application served over HTTP in a thread of this worker (``.url``, ``str()``):
+    every request runs inside this test's isolation. A request still in flight when the test
+    ends is waited for, then reported, and the query it runs is cancelled so that the reset
+    never waits on it."""
+    binding = _binding(_uow_run)
+    yield _uow_live
+    if not _uow_live.wait_idle():
+        binding.refuse(
+            f"a request to the live server was still being served {IN_FLIGHT_WAIT:.0f} s after "
+            "the test ended; its query was cancelled"
+        )
+        _uow_run.database.cancel_queries_of(binding.connection)

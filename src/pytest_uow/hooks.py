@@ -15,6 +15,7 @@ from pytest_uow.check_items import MIGRATION_CHECKS, migration_check_items, once
 from pytest_uow.config import resolve, source_identity
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
+    _uow_live,
     _uow_run,
     uow_async_connection,
     uow_async_session,
@@ -22,6 +23,8 @@ from pytest_uow.fixtures import (
     uow_connection,
     uow_database_url,
     uow_engine,
+    uow_live_app,
+    uow_live_server,
     uow_schema,
     uow_session,
     uow_session_factory,
@@ -37,6 +40,7 @@ from pytest_uow.workers import XdistHooks, hand_back, identify
 from pytest_uow.workspace import WorkerDatabase
 
 __all__ = [
+    "_uow_live",
     "_uow_run",
     "uow_async_connection",
     "uow_async_session",
@@ -44,6 +48,8 @@ __all__ = [
     "uow_connection",
     "uow_database_url",
     "uow_engine",
+    "uow_live_app",
+    "uow_live_server",
     "uow_schema",
     "uow_session",
     "uow_session_factory",

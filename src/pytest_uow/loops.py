@@ -63,6 +63,16 @@ def async_engine_args(url: str | URL, driver: str = "asyncpg") -> tuple[URL, dic
     return url.set(query=query), connect_args
 
 
+_OTHER_LOOP_WAIT = 10.0  # seconds the end of a test waits for a rollback on another thread's loop
+
+
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _OnLoop:
     """What the worker opened on one event loop: its engine, and the test connection kept on it
     from test to test."""
@@ -198,8 +208,9 @@ class AsyncTestSide:
         elif self._loop is not state:
             raise UowError(
                 "the test's async sessions ran on two event loops: a fixture and the test run "
-                "on different loops; give them the same loop scope (pytest-asyncio's "
-                "loop_scope, or asyncio_default_fixture_loop_scope)"
+                "on different loops (give them the same loop scope: pytest-asyncio's "
+                "loop_scope, or asyncio_default_fixture_loop_scope), or the test and the live "
+                "server (use the truncate strategy for that test)"
             )
         return state
 
@@ -266,12 +277,18 @@ class AsyncTestSide:
                 release(sync_connection)
         if state is None or state.loop.is_closed():
             return
+        ending = state.end_test(list(self._sessions))
         if state.loop.is_running():
-            raise UowError(
-                "pytest-uow cannot roll back the test's async connection: its event loop is "
-                "still running after the test"
-            )
-        state.loop.run_until_complete(state.end_test(list(self._sessions)))
+            if _loop_of_this_thread() is state.loop:
+                ending.close()
+                raise UowError(
+                    "pytest-uow cannot roll back the test's async connection: its event loop "
+                    "is still running after the test"
+                )
+            # The loop of another thread (a live server's): the rollback is run there.
+            asyncio.run_coroutine_threadsafe(ending, state.loop).result(_OTHER_LOOP_WAIT)
+            return
+        state.loop.run_until_complete(ending)
 
 
 class TestSession(Session):

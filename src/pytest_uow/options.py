@@ -130,6 +130,14 @@ CHECK_MIGRATIONS = Spec(
     "head, an upgrade from empty, the models matching the migrated schema, downgrades",
     {"action": argparse.BooleanOptionalAction},
 )
+LIVE_APP = Spec(
+    "uow_live_app",
+    "UOW_LIVE_APP",
+    "uow_live_app",
+    "the application uow_live_server serves, as module:attribute: a WSGI app (Flask), an ASGI "
+    "app (FastAPI, Starlette), or a factory returning one, called with no arguments",
+    {"metavar": "MODULE:ATTR"},
+)
 SPECS = (
     URL,
     METADATA,
@@ -144,6 +152,7 @@ SPECS = (
     SEED,
     ALEMBIC,
     CHECK_MIGRATIONS,
+    LIVE_APP,
 )
 
 

@@ -29,6 +29,6 @@ globals().update(
     {
         name: value
         for name, value in vars(_implementation()).items()
-        if name.startswith(("pytest_", "uow_", "_uow_"))
+        if name.startswith(("pytest_", "uow_", "_uow"))
     }
 )

@@ -35,9 +35,9 @@ from pytest_uow.workspace import WorkerDatabase
 ASYNC_FIXTURES = frozenset(
     {"uow_async_connection", "uow_async_session_factory", "uow_async_session"}
 )
-FUNCTION_FIXTURES = frozenset({"uow_connection", "uow_session_factory", "uow_session"}) | (
-    ASYNC_FIXTURES
-)
+FUNCTION_FIXTURES = frozenset(
+    {"uow_connection", "uow_session_factory", "uow_session", "uow_live_server"}
+) | (ASYNC_FIXTURES)
 SESSION_FIXTURES = frozenset({"uow_database_url", "uow_schema", "uow_engine"})
 
 

@@ -15,7 +15,7 @@ import select
 import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
@@ -344,6 +344,16 @@ class WorkerDatabase:
             with contextlib.suppress(SQLAlchemyError):
                 kept.invalidate()
             kept.close()
+
+    def cancel_queries_of(self, connection: Connection) -> None:
+        """Cancel what ``connection``'s backend is running (a request the live server still
+        serves on the test's connection), from a connection of the server's, so that the
+        reset does not wait for it."""
+        with contextlib.suppress(SQLAlchemyError):
+            pid = connection.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+            assert self._server_engine is not None
+            with self._server_engine.connect() as server:
+                server.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
 
     def sequences_may_have_advanced(self) -> None:
         self._at_baseline = False

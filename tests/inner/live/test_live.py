@@ -1,4 +1,5 @@
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
@@ -38,7 +39,7 @@ def test_under_truncate_its_commits_are_real(uow_live_server, uow_engine):
 
 def test_concurrent_requests_are_served_one_at_a_time(uow_live_server):
     def post(number):
-        body = {"reference": f"c{number}", "qty": 1}
+        body: dict[str, Any] = {"reference": f"c{number}", "qty": 1}
         return requests.post(f"{uow_live_server}/batches", json=body, timeout=10).json()
 
     with ThreadPoolExecutor(4) as pool:

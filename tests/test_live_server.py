@@ -33,12 +33,16 @@ def test_requests_run_inside_the_tests_isolation(
 
 
 def test_a_request_still_in_flight_is_reported_and_the_reset_does_not_wait(
-    live_project: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
+    project: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLOW", "60")
-    live_project.copy_example("live/test_slow.py")
+    project.copy_example("live/liveapp.py")
+    project.copy_example("live/test_slow.py")
 
-    result = live_project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+    # The application named on the command line this time.
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:randomly", "--uow-live-app=liveapp:create_live_app"
+    )
 
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
@@ -90,5 +94,32 @@ def test_without_an_application_the_fixture_says_what_to_set(project: pytest.Pyt
             "*pytest-uow: uow_live_server has no application to serve: set uow_live_app "
             "(--uow-live-app, UOW_LIVE_APP) to module:attribute, or override the uow_live_app "
             "fixture"
+        ]
+    )
+
+
+def test_an_application_that_cannot_be_imported_is_one_line(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-p", "no:xdist", "--uow-live-app=nowhere:app")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: uow_live_app: 'nowhere:app' from command line --uow-live-app: cannot import "
+            "nowhere: ModuleNotFoundError: No module named 'nowhere'"
+        ]
+    )
+
+
+def test_an_object_that_is_not_an_application_is_one_line(project: pytest.Pytester) -> None:
+    project.makepyfile(test_x="def test_x(uow_live_server):\n    pass\n")
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "--uow-live-app=app:metadata")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-uow: uow_live_app (app:metadata, command line --uow-live-app) is a MetaData: "
+            "name a WSGI application (Flask), an ASGI application (FastAPI, Starlette) or a "
+            "factory returning one"
         ]
     )

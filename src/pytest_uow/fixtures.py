@@ -222,3 +222,6 @@ def uow_live_server(_uow_live: LiveServer, _uow_run: RunState) -> Iterator[LiveS
             "the test ended; its query was cancelled"
         )
         _uow_run.database.cancel_queries_of(binding.connection)
+        # The request ends with the cancelled query's error: let it finish with the connection
+        # before the reset uses it.
+        _uow_live.wait_idle()

@@ -27,6 +27,13 @@ from pytest_uow.errors import UowError
 IN_FLIGHT_WAIT = 5.0
 
 
+class _Server(WSGIServer):
+    """Connections wait in the listen queue while one request is served: room for a test's
+    concurrent requests (socketserver's default is 5)."""
+
+    request_queue_size = 64
+
+
 class _Quiet(WSGIRequestHandler):
     """No access log on stderr: a test's output shows the test's own lines."""
 
@@ -126,7 +133,7 @@ class LiveServer:
                     if close is not None:
                         close()
 
-        server: WSGIServer = make_server("127.0.0.1", 0, counted, handler_class=_Quiet)
+        server = make_server("127.0.0.1", 0, counted, server_class=_Server, handler_class=_Quiet)
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},

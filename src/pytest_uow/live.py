@@ -174,7 +174,7 @@ class LiveServer:
         listening = socket.socket()
         listening.bind(("127.0.0.1", 0))
         port = listening.getsockname()[1]
-        config = uvicorn.Config(one_at_a_time, log_level="warning", lifespan="on")
+        config = uvicorn.Config(one_at_a_time, log_level="warning", lifespan="auto")
         server = uvicorn.Server(config)
         thread = threading.Thread(
             target=server.run,

@@ -56,7 +56,7 @@ ASYNC_DRIVERS = ("sync", "asyncpg", "psycopg")
 _ASYNC_URL_DRIVER = {"asyncpg": "asyncpg", "psycopg": "psycopg_async"}
 RESULTS = Path(__file__).parent / "results"
 REFERENCE_BASELINE = "create-drop"
-_RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
+_RESET_LINE = re.compile(r"uow: reset ([\w-]+): (\d+) tests?, p50 ([\d.]+) ms, p95 ([\d.]+) ms")
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"tables": [10], "rows": [1], "workers": ["0", "2"], "tests": 20, "repeat": 1},
     "default": {
@@ -372,7 +372,8 @@ def _report(results: list[Result]) -> list[str]:
         if serial is not None:
             speedup = serial.wall_seconds["median"] / result.wall_seconds["median"]
             lines.append(
-                f"-n {result.workers} over -n 0: {speedup:.2f}x  ({result.label}, "
+                f"-n {result.workers} over -n 0: {speedup:.2f}x the speed, "
+                f"{1 / speedup:.2f}x the wall time  ({result.label}, "
                 f"{result.isolation}, "
                 f"{result.tables} tables, {result.rows} rows, {result.tests} tests)"
             )

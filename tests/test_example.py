@@ -64,7 +64,7 @@ def test_async_example_suite_passes_and_leaves_nothing(
     # 4 unit tests with fakes, 5 integration tests, 6 API tests.
     assert re.search(r"\b15 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
-    assert "uow: reset truncate: 1 tests" in result.stdout, "the concurrency test commits"
+    assert "uow: reset truncate: 1 test," in result.stdout, "the concurrency test commits"
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before
 
@@ -87,7 +87,7 @@ def test_flask_sqlalchemy_example_suite_passes_and_leaves_nothing(
     # 4 API tests through the test client, 3 model tests in an app context the test pushes.
     assert re.search(r"\b7 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
-    assert "uow: reset truncate: 1 tests" in result.stdout
+    assert "uow: reset truncate: 1 test," in result.stdout
     assert "UowWarning" not in result.stdout
     assert schemas_named(outside, prefix) == []
     assert public_guard.fingerprint() == before

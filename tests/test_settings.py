@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from pytest_uow.config import resolve
+from pytest_uow import compat
+from pytest_uow.config import parse_url, resolve
 from pytest_uow.report import settings_lines
 from tests.conftest import schemas_named
 
@@ -414,4 +416,78 @@ def test_tables_naming_a_schema_are_refused_in_schema_mode_only(
         "billing.invoices name their own schema, and a worker schema holds only tables that name "
         "none: set UOW_ISOLATION=database (a database per worker holds every schema), or leave "
         "Table(schema=...) unset"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgres://app:secret@db.example:5432/shop",
+            "postgresql+psycopg2://app:***@db.example:5432/shop",
+        ),
+        ("postgres+psycopg://app@db/shop", "postgresql+psycopg://app@db/shop"),
+        ("postgresql://app@db/shop", "postgresql+psycopg2://app@db/shop"),
+    ],
+)
+def test_urls_as_people_paste_them(given: str, used: str) -> None:
+    """``postgres://`` (Heroku, Render, many a DATABASE_URL) is PostgreSQL too."""
+    assert parse_url(given).render_as_string(hide_password=True) == used
+
+
+@pytest.mark.parametrize(
+    ("mode", "indexes", "passed"),
+    # --dist=each: every test on every worker, so that each worker's index is seen.
+    [(["-n", "2", "--dist=each"], ["0", "1"], 16), (["-p", "no:xdist"], ["0"], 8)],
+)
+def test_uow_dsn_and_uow_worker_index(
+    project: pytest.Pytester,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: list[str],
+    indexes: list[str],
+    passed: int,
+) -> None:
+    """A plain libpq URL of the worker's namespace, for clients that are not SQLAlchemy; and a
+    number per worker, for a port of its own."""
+    monkeypatch.setenv("REPORT_DIR", str(tmp_path))
+    project.copy_example("clients/test_clients.py")
+
+    result = project.runpytest_subprocess(*mode, "-p", "no:randomly")
+
+    result.assert_outcomes(passed=passed)
+    assert sorted(path.name for path in tmp_path.iterdir()) == indexes
+
+
+@pytest.mark.skipif(
+    compat.SQLALCHEMY_VERSION < (2, 1), reason="SQLAlchemy 2.1 reads postgresql:// as psycopg 3"
+)
+def test_an_app_whose_driverless_url_needs_psycopg_is_told_the_remedy(
+    pytester: pytest.Pytester,
+) -> None:
+    # An environment without psycopg 3, as one with only the plugin installed.
+    pytester.makeconftest("import sys\n\nsys.modules['psycopg'] = None\n")
+    pytester.makepyfile(
+        papp="""
+        from sqlalchemy import MetaData, create_engine
+
+        metadata = MetaData()
+        engine = create_engine("postgresql://app@127.0.0.1:1/app")
+        """
+    )
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "papp:metadata"\n'
+    )
+
+    result = pytester.runpytest_subprocess("-p", "no:xdist")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = result.stderr.str().strip().splitlines()
+    assert line.startswith(
+        "ERROR: uow_metadata: 'papp:metadata' from ini uow_metadata in pyproject.toml: cannot "
+        "import papp: ModuleNotFoundError: "
+    )
+    assert line.endswith(
+        " (SQLAlchemy 2.1 reads a URL without a driver, postgresql://, as psycopg 3: pip install "
+        "'psycopg[binary]', or name psycopg2 in the application's URL, postgresql+psycopg2://)"
     )

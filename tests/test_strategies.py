@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import PublicGuard, schemas_named
+from tests.conftest import PublicGuard, project_ini, schemas_named
 
 MODES = [pytest.param(["-n", "2"], id="xdist-2"), pytest.param(["-p", "no:xdist"], id="no-xdist")]
 
@@ -42,7 +42,7 @@ def test_concurrency_test_passes_under_truncate(project: pytest.Pytester) -> Non
     result = project.runpytest_subprocess("-p", "no:xdist")
 
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["uow: reset truncate: 1 tests*"])
+    result.stdout.fnmatch_lines(["uow: reset truncate: 1 test, *"])
 
 
 def test_recreate_survives_schema_changes(project: pytest.Pytester) -> None:
@@ -142,3 +142,38 @@ def test_marked_test_using_only_the_engine_is_cleaned_up(project: pytest.Pyteste
     result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
 
     result.assert_outcomes(passed=2)
+
+
+def test_strategies_by_node_id_pattern_the_marker_still_wins(
+    project: pytest.Pytester, outside: Engine, prefix: str
+) -> None:
+    project.makepyprojecttoml(
+        project_ini(sessionmakers=False)
+        + f'uow_schema_prefix = "{prefix}"\nuow_strategies = ["e2e/* = truncate"]\n'
+    )
+    project.copy_example("by_path")
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "uow: strategies=e2e/* = truncate (ini uow_strategies in pyproject.toml)",
+            "uow: reset rollback: 2 tests, *",
+            "uow: reset truncate: 1 test, *",
+        ]
+    )
+    assert "UowWarning" not in result.stdout.str()  # the truncate test was reset, not probed
+    assert schemas_named(outside, prefix) == []
+
+
+def test_a_pattern_without_a_known_strategy_is_one_line(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-p", "no:xdist", "-o", "uow_strategies=e2e/* = fast")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: uow_strategies: ['e2e/* = fast'] from command line -o uow_strategies: "
+            "'e2e/* = fast': 'fast' is not one of: rollback, truncate, recreate"
+        ]
+    )

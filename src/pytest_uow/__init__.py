@@ -8,6 +8,7 @@ do so without importing SQLAlchemy-dependent modules where SQLAlchemy is too old
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from pytest_uow.strategies.base import ResetStrategy, ResetTarget
     from pytest_uow.strategies.registry import STRATEGIES
 
-__version__ = "0.1.0"
+# The version is pyproject.toml's, read from the installed distribution: one place.
+__version__ = importlib.metadata.version("pytest-uow")
 
 _WHERE = {
     "ENVIRONMENT_VARIABLES": "pytest_uow.options",

@@ -75,6 +75,8 @@ class Settings:
     keep: Sourced[bool]
     schema_prefix: Sourced[str]
     sessionmakers: Sourced[tuple[str, ...]]
+    # (node id pattern, strategy), first match wins; after the marker, before uow_strategy.
+    strategies: Sourced[tuple[tuple[str, str], ...]]
     pg_bindir: Sourced[str | None]
     check_leaks: Sourced[bool]
     rebuild: Sourced[bool]
@@ -106,6 +108,7 @@ class Settings:
             "metadata": self.metadata,
             "isolation": self.isolation,
             "strategy": self.strategy,
+            "strategies": self.strategies,
             "keep": self.keep,
             "schema prefix": self.schema_prefix,
             "sessionmakers": self.sessionmakers,
@@ -162,6 +165,8 @@ def resolve(config: pytest.Config) -> Settings:
     raw_sessionmakers = _raw(config, options.SESSIONMAKERS, ())
     sessionmakers = _check(options.SESSIONMAKERS, raw_sessionmakers, _split_specs)
     adapters = _check(options.SESSIONMAKERS, raw_sessionmakers, _load_adapters).value
+    raw_strategies = _raw(config, options.STRATEGIES_BY_PATH, ())
+    strategies = _check(options.STRATEGIES_BY_PATH, raw_strategies, _strategies_by_path)
     raw_live_app = _raw(config, options.LIVE_APP)
     live_app = _check(options.LIVE_APP, raw_live_app, _check_spec)
     live_target = None
@@ -181,6 +186,7 @@ def resolve(config: pytest.Config) -> Settings:
         keep=_check(options.KEEP, _raw(config, options.KEEP, False), _parse_bool),
         schema_prefix=_check(options.PREFIX, _raw(config, options.PREFIX, "uow"), _check_prefix),
         sessionmakers=sessionmakers,
+        strategies=strategies,
         pg_bindir=_check(options.PG_BINDIR, _raw(config, options.PG_BINDIR), _check_bindir),
         check_leaks=_check(
             options.CHECK_LEAKS, _raw(config, options.CHECK_LEAKS, False), _parse_bool
@@ -255,6 +261,9 @@ def parse_url(value: object) -> URL:
         raise ValueError(
             "not a database URL; expected postgresql://user@host:port/database"
         ) from None
+    if url.get_backend_name() == "postgres":  # Heroku's, Render's and many a DATABASE_URL
+        driver = url.drivername.partition("+")[2]
+        url = url.set(drivername=f"postgresql+{driver}" if driver else "postgresql")
     if url.get_backend_name() != "postgresql":
         raise ValueError(
             f"pytest-uow needs PostgreSQL, not {url.get_backend_name()}; "
@@ -369,6 +378,19 @@ def _seed_loader(tables: SchemaSource, where: str) -> Callable[[object], SchemaS
         return SeededSource(tables, load_seed(spec), spec, where)
 
     return load
+
+
+def _strategies_by_path(value: object) -> tuple[tuple[str, str], ...]:
+    """``pattern = strategy`` lines (or comma-separated, from the environment)."""
+    pairs = []
+    for line in _split_specs(value):
+        pattern, equals, strategy = (part.strip() for part in line.rpartition("="))
+        if not equals or not pattern:
+            raise ValueError(f"{line!r} is not 'pattern = strategy' (e.g. tests/e2e/* = truncate)")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"{line!r}: {strategy!r} is not one of: {', '.join(STRATEGIES)}")
+        pairs.append((pattern, strategy))
+    return tuple(pairs)
 
 
 def _load_spec(value: object) -> object:

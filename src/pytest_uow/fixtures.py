@@ -61,6 +61,22 @@ def uow_database_url(request: pytest.FixtureRequest) -> str:
     return open_database(run_state(request.config)).url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def uow_worker_index(request: pytest.FixtureRequest) -> int:
+    """This worker's number: 0, 1, ... (0 without xdist), for what a worker needs one of its
+    own of, such as a child server's port (``8000 + uow_worker_index``)."""
+    return run_state(request.config).worker.index
+
+
+@pytest.fixture(scope="session")
+def uow_dsn(request: pytest.FixtureRequest) -> str:
+    """A plain libpq URL (``postgresql://...``) of the worker's isolated database, the
+    worker schema's ``search_path`` included, for clients that are not SQLAlchemy: ``psql``,
+    psycopg, a service in another language."""
+    url = open_database(run_state(request.config)).url
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def uow_connection(_uow_run: RunState) -> Connection:
     """The test's Connection; under ``rollback`` it is inside the transaction undone afterwards."""

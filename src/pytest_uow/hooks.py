@@ -22,12 +22,14 @@ from pytest_uow.fixtures import (
     uow_async_session_factory,
     uow_connection,
     uow_database_url,
+    uow_dsn,
     uow_engine,
     uow_live_app,
     uow_live_server,
     uow_schema,
     uow_session,
     uow_session_factory,
+    uow_worker_index,
 )
 from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.options import ISOLATION, STRATEGY, add_options
@@ -47,12 +49,14 @@ __all__ = [
     "uow_async_session_factory",
     "uow_connection",
     "uow_database_url",
+    "uow_dsn",
     "uow_engine",
     "uow_live_app",
     "uow_live_server",
     "uow_schema",
     "uow_session",
     "uow_session_factory",
+    "uow_worker_index",
 ]
 
 

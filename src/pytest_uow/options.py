@@ -84,6 +84,14 @@ SESSIONMAKERS = Spec(
     "module:attribute of the application's sessionmakers to re-bind for each test",
     ini_type="linelist",
 )
+STRATEGIES_BY_PATH = Spec(
+    "uow_strategies",
+    "UOW_STRATEGIES",
+    None,
+    "strategies for the tests whose node ids match a pattern, one 'pattern = strategy' per line "
+    "(fnmatch, e.g. tests/e2e/* = truncate); the uow marker still wins",
+    ini_type="linelist",
+)
 PG_BINDIR = Spec(
     "uow_pg_bindir",
     "UOW_PG_BINDIR",
@@ -146,6 +154,7 @@ SPECS = (
     KEEP,
     PREFIX,
     SESSIONMAKERS,
+    STRATEGIES_BY_PATH,
     PG_BINDIR,
     CHECK_LEAKS,
     REBUILD,

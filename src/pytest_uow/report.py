@@ -9,6 +9,11 @@ from pytest_uow.server import ServerState
 from pytest_uow.state import RunResults
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 test``, ``2 tests``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _shown(label: str, setting: Sourced[object]) -> str:
     value = setting.value
     if label == "server":
@@ -16,7 +21,8 @@ def _shown(label: str, setting: Sourced[object]) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, tuple):
-        return ", ".join(value) or "none"
+        shown = (" = ".join(item) if isinstance(item, tuple) else str(item) for item in value)
+        return ", ".join(shown) or "none"
     if value is None:
         return "discovered" if label == "pg bindir" else "none"
     return str(value)
@@ -50,7 +56,8 @@ def reset_lines(reset_seconds: dict[str, list[float]]) -> list[str]:
         p50 = ordered[len(ordered) // 2] * 1000
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
         lines.append(
-            f"uow: reset {strategy}: {len(ordered)} tests, p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+            f"uow: reset {strategy}: {_count(len(ordered), 'test')}, "
+            f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"
         )
     return lines
 

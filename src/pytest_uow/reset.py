@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import fnmatch
 import time
 import warnings
 from contextlib import AbstractContextManager
@@ -38,7 +39,7 @@ ASYNC_FIXTURES = frozenset(
 FUNCTION_FIXTURES = frozenset(
     {"uow_connection", "uow_session_factory", "uow_session", "uow_live_server"}
 ) | (ASYNC_FIXTURES)
-SESSION_FIXTURES = frozenset({"uow_database_url", "uow_schema", "uow_engine"})
+SESSION_FIXTURES = frozenset({"uow_database_url", "uow_dsn", "uow_schema", "uow_engine"})
 
 
 class Need(enum.Enum):
@@ -56,14 +57,20 @@ class Need(enum.Enum):
 
 def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> Need:
     """The one rule: a test is isolated and reset when the application's factories are
-    re-bound (every test may then write through them), when it carries the marker, or when it
-    uses a function-scoped fixture of the plugin; it only needs the database open when it uses
-    a session-scoped one. Tests of neither kind are still watched (see ``UnaskedTest``).
+    re-bound (every test may then write through them), when it carries the marker or matches a
+    ``uow_strategies`` pattern, or when it uses a function-scoped fixture of the plugin; it
+    only needs the database open when it uses a session-scoped one. Tests of neither kind are
+    still watched (see ``UnaskedTest``).
     ``marker`` is the item's closest ``uow`` marker, looked up once."""
     if isinstance(item, MigrationCheck):
         return Need.NOTHING
     names = getattr(item, "fixturenames", ())
-    if state.settings.adapters or marker is not None or not FUNCTION_FIXTURES.isdisjoint(names):
+    if (
+        state.settings.adapters
+        or marker is not None
+        or not FUNCTION_FIXTURES.isdisjoint(names)
+        or strategy_by_path(item, state) is not None
+    ):
         return Need.ISOLATION
     if not SESSION_FIXTURES.isdisjoint(names):
         return Need.DATABASE
@@ -86,7 +93,17 @@ def open_database(state: RunState) -> WorkerDatabase:
     _fail(message)
 
 
-def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, default: str) -> str:
+def strategy_by_path(item: pytest.Item, state: RunState) -> str | None:
+    """The strategy ``uow_strategies`` gives the test's node id, if a pattern matches."""
+    for pattern, strategy in state.settings.strategies.value:
+        if fnmatch.fnmatchcase(item.nodeid, pattern):
+            return strategy
+    return None
+
+
+def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, state: RunState) -> str:
+    """The marker's strategy, else ``uow_strategies``'s, else the run's."""
+    default = strategy_by_path(item, state) or state.settings.strategy.value
     if marker is None:
         return default
     try:
@@ -214,7 +231,7 @@ class TestLife:
     def __init__(self, state: RunState, item: pytest.Item, marker: pytest.Mark | None) -> None:
         self._state = state
         self._test = item.nodeid
-        self._strategy = STRATEGIES[_strategy_name(item, marker, state.settings.strategy.value)]
+        self._strategy = STRATEGIES[_strategy_name(item, marker, state)]
         self._check_leaks = state.settings.check_leaks
         self._database = open_database(state)
         self._isolation: AbstractContextManager[Binding] | None = None

@@ -20,6 +20,7 @@ _RUN_ID = "uow_run_id"
 _CONTROLLER_PID = "uow_controller_pid"
 _SOURCE_IDENTITY = "uow_source_identity"
 _RESULTS = "uow_results"
+_INDEX = "uow_worker_index"
 
 # What a worker reports at its end: plain, picklable values only.
 WorkerResults = dict[str, Any]
@@ -35,6 +36,9 @@ class Worker:
     # The schema source's identity, worked out once by the controller where the isolation
     # needs it (compiling 200 tables' DDL takes 100 ms, which each worker would pay again).
     source_identity: str | None = None
+    # 0, 1, ... in the order the controller configured the workers (0 without xdist); a
+    # restarted worker keeps its predecessor's. For a port or an address per worker.
+    index: int = 0
 
     def namespace_name(self, prefix: str) -> str:
         """``<prefix>_<run>_<worker>``: unique per run and per worker, at most 63 bytes."""
@@ -60,6 +64,7 @@ def identify(config: pytest.Config) -> Worker:
             workerinput["workerid"],
             workerinput[_CONTROLLER_PID],
             workerinput.get(_SOURCE_IDENTITY),
+            workerinput.get(_INDEX, 0),
         )
     return Worker(secrets.token_hex(4), "main", os.getpid())
 
@@ -91,10 +96,13 @@ class XdistHooks:
         self._receive = receive
         self._source_identity = source_identity
         self._identity: str | None = None
+        self._indexes: dict[str, int] = {}  # by xdist worker id
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[_RUN_ID] = self._controller.run_id
+        worker_id = node.gateway.id
+        node.workerinput[_INDEX] = self._indexes.setdefault(worker_id, len(self._indexes))
         node.workerinput[_CONTROLLER_PID] = self._controller.controller_pid
         if self._source_identity is not None:
             if self._identity is None:

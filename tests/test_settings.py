@@ -426,7 +426,14 @@ def test_tables_naming_a_schema_are_refused_in_schema_mode_only(
             "postgres://app:secret@db.example:5432/shop",
             "postgresql+psycopg2://app:***@db.example:5432/shop",
         ),
-        ("postgres+psycopg://app@db/shop", "postgresql+psycopg://app@db/shop"),
+        pytest.param(
+            "postgres+psycopg://app@db/shop",
+            "postgresql+psycopg://app@db/shop",
+            marks=pytest.mark.skipif(
+                not compat.SQLALCHEMY_2, reason="psycopg 3 needs SQLAlchemy 2"
+            ),
+        ),
+        ("postgres+asyncpg://app@db/shop", "postgresql+psycopg2://app@db/shop"),
         ("postgresql://app@db/shop", "postgresql+psycopg2://app@db/shop"),
     ],
 )

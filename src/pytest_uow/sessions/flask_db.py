@@ -104,41 +104,46 @@ class _Watch:
         binding.refuse(message)
         raise UowError(message)
 
+    def _worker_engine(self, dialect: Dialect) -> tuple[Engine, Engine] | None:
+        """Where a connection of ``dialect``'s engine must go, with that engine, if it is one
+        of a watched application's; under rollback, nowhere: refused."""
+        found = self._find(dialect) if self.active else None
+        if found is None:
+            return None
+        spec, binding, engine = found
+        if not binding.commits_are_real:
+            self._refuse(spec, binding)
+        assert isinstance(binding.bind, Engine)
+        return binding.bind, engine
+
     def _connecting(
         self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
     ) -> None:
         """A new connection of an application engine: under real commits to the worker's
         namespace, through the application's own driver, its own options kept; refused under
         rollback."""
-        found = self._find(dialect) if self.active else None
+        found = self._worker_engine(dialect)
         if found is None:
             return
-        spec, binding, engine = found
-        if not binding.commits_are_real:
-            self._refuse(spec, binding)
-        worker = binding.bind
-        assert isinstance(worker, Engine)
+        worker, engine = found
         worker_cargs, worker_cparams = dialect.create_connect_args(
             worker.url.set(drivername=engine.url.drivername)
         )
         cargs[:] = list(worker_cargs)
         cparams.clear()
         cparams.update(worker_cparams)
-        record.info[_MARK] = worker.url.render_as_string(hide_password=True)
+        record.info[_MARK] = _namespace_of(worker)
 
     def _connected(self, connection: Connection, *branch: object) -> None:
         """A connection of an application engine, maybe from its pool: refused under rollback,
         replaced if it was made for another namespace (SQLAlchemy 1.4 passes ``branch`` too)."""
-        found = self._find(connection.dialect) if self.active else None
-        if found is None:
-            return
-        spec, binding, _ = found
-        if not binding.commits_are_real:
-            self._refuse(spec, binding)
-        worker = binding.bind
-        assert isinstance(worker, Engine)
-        if connection.connection.info.get(_MARK) != worker.url.render_as_string(hide_password=True):
+        found = self._worker_engine(connection.dialect)
+        if found is not None and connection.connection.info.get(_MARK) != _namespace_of(found[0]):
             connection.invalidate()  # pooled from elsewhere: its next use connects afresh
+
+
+def _namespace_of(worker: Engine) -> str:
+    return worker.url.render_as_string(hide_password=True)
 
 
 _WATCH = _Watch()

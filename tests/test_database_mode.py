@@ -270,9 +270,10 @@ def test_recreate_ends_only_connections_the_test_left(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "*UowWarning: pytest-uow terminated 1 connection(s) that "
-            "test_leftover.py::test_1_leaves_a_connection_open left holding locks on worker "
-            f"database {prefix}_*_main, so that the reset could run (pid *"
+            "*UowWarning: pytest-uow terminated 1 connection(s) of this worker holding locks "
+            f"on worker database {prefix}_*_main, so that the reset after "
+            "test_leftover.py::test_1_leaves_a_connection_open could run (pid *, idle in "
+            "transaction, left by test_leftover.py::test_1_leaves_a_connection_open: SELECT 1)*"
         ]
     )
     assert list(databases_named(outside, prefix)) == list(_templates(outside, prefix))

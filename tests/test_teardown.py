@@ -21,20 +21,25 @@ def test_our_leftover_locks_are_broken_and_the_test_named_in_a_warning(
     )
 
     result.assert_outcomes(passed=4, warnings=3)
-    terminated = "pytest-uow terminated 1 connection(s) that test_leak.py::{} left holding locks"
+    test = "test_leak.py::{}"
     result.stdout.fnmatch_lines(
         [
-            "*UowWarning: "
-            + terminated.format("test_1_leaves_a_connection_holding_a_lock")
-            + f" on worker schema {prefix}_*_main, so that the reset could run (pid *, idle in "
-            "transaction: LOCK TABLE batches IN ACCESS EXCLUSIVE MODE): close connections, "
-            "sessions and threads in the test or its fixtures",
-            "*UowWarning: "
-            + terminated.format("test_2_leaves_a_thread_in_a_transaction")
-            + "*(pid *, idle in transaction: INSERT INTO batches*",
+            "*UowWarning: pytest-uow terminated 1 connection(s) of this worker holding locks on "
+            f"worker schema {prefix}_*_main, so that the reset after "
+            + test.format("test_1_leaves_a_connection_holding_a_lock")
+            + " could run (pid *, idle in transaction, left by "
+            + test.format("test_1_leaves_a_connection_holding_a_lock")
+            + ": LOCK TABLE batches IN ACCESS EXCLUSIVE MODE): close connections, sessions and "
+            "threads in the tests that left them, or their fixtures",
+            "*UowWarning: *so that the reset after "
+            + test.format("test_2_leaves_a_thread_in_a_transaction")
+            + " could run (pid *, idle in transaction: INSERT INTO batches*",
             "*UowWarning: pytest-uow terminated 1 connection(s) of this worker that still held "
             f"locks on worker schema {prefix}_*_main at the end of the run, so that it could be "
-            "dropped: pid *, idle in transaction: LOCK TABLE batches IN SHARE MODE",
+            "dropped: pid *, idle in transaction, left by "
+            + test.format("test_4_leaves_a_lock_until_the_end_of_the_run")
+            + ": LOCK TABLE batches IN SHARE MODE; close connections, sessions and threads in "
+            "the tests that left them, or their fixtures",
         ]
     )
     assert schemas_named(outside, prefix) == []
@@ -63,3 +68,39 @@ def test_a_lock_held_by_anybody_else_is_an_error_naming_them_and_they_are_left_a
     )
     assert "Traceback" not in result.stdout.str()
     assert schemas_named(outside, prefix) == []
+
+
+NAMES = """
+import psycopg2
+import pytest
+from sqlalchemy import text
+
+NAME = "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+
+
+@pytest.mark.uow(strategy="truncate")
+def test_engine_connections_carry_the_test(uow_engine):
+    with uow_engine.connect() as connection:
+        name = connection.execute(text(NAME)).scalar_one()
+    assert name.startswith("pytest-uow ") and name.endswith("connections_carry_the_test"), name
+    assert len(name) <= 63 and name.split(" ")[3].startswith("..."), name
+
+
+def test_libpq_clients_carry_the_test_through_pgappname(uow_dsn):
+    dsn = uow_dsn.split("?")[0]
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(NAME)
+        (name,) = cursor.fetchone()
+    connection.close()
+    assert name.startswith("pytest-uow ") and name.endswith("through_pgappname"), name
+"""
+
+
+def test_connections_opened_during_a_test_carry_it_in_their_application_name(
+    project: pytest.Pytester, prefix: str
+) -> None:
+    project.makepyfile(test_names=NAMES)
+
+    result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-schema-prefix={prefix}")
+
+    result.assert_outcomes(passed=2)

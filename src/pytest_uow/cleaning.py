@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.locks import FIRST_LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 
 # Tables larger than this on disk are truncated rather than deleted from.
@@ -89,10 +90,10 @@ class TableCleaner:
     holding locks on its tables are then terminated (see ``locks.py``) and listed in ``ended``.
     """
 
-    def __init__(self, engine: Engine, scope: Scope, application_name: str) -> None:
+    def __init__(self, engine: Engine, scope: Scope, names: ConnectionNames) -> None:
         self._engine = engine
         self._scope = scope
-        self._application_name = application_name
+        self._names = names
         self.ended: list[Backend] = []  # backends terminated since the caller last looked
         self._connection: Connection | None = None
         self._tables: dict[int, Table] | None = None
@@ -105,8 +106,8 @@ class TableCleaner:
     def _connect(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-            # Our own connection: a leftover lock of a test becomes an error, never a wait.
-            self._connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            # Our own connection: a leftover lock of a test is looked up, never waited for.
+            self._connection.exec_driver_sql(f"SET lock_timeout = '{FIRST_LOCK_TIMEOUT}'")
             self._connection.commit()
         return self._connection
 
@@ -253,7 +254,7 @@ class TableCleaner:
         the next call starts afresh."""
         try:
             self.ended += run_ending_our_lock_holders(
-                self._connect(), self._scope, self._application_name, work
+                self._connect(), self._scope, self._names, work, first_timeout_set=True
             )
         except BaseException:
             self.close()

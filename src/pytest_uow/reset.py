@@ -115,7 +115,9 @@ def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, state: RunStat
 
 def begin(item: pytest.Item, state: RunState) -> None:
     """Before the test and all its fixtures: its isolation, if it needs one (the binding is
-    then ``state.binding``), or at least the worker's database, and a watch on it."""
+    then ``state.binding``), or at least the worker's database, and a watch on it. The
+    connections opened from here on carry the test's name."""
+    state.database.name_connections_after(item.nodeid)
     marker = item.get_closest_marker(MARKER)
     need = need_of(item, state, marker)
     if need is Need.ISOLATION:
@@ -133,6 +135,7 @@ def begin(item: pytest.Item, state: RunState) -> None:
 
 def end(item: pytest.Item, state: RunState) -> None:
     """After the test and all its fixtures: its reset and leak check."""
+    state.database.name_connections_after(None)
     life = item.stash.get(_LIFE, None)
     if life is not None:
         del item.stash[_LIFE]
@@ -329,10 +332,10 @@ class TestLife:
         if backends:
             warnings.warn(
                 UowWarning(
-                    f"pytest-uow terminated {len(backends)} connection(s) that {self._test} left "
-                    f"holding locks on {database.label}, so that the reset could run "
-                    f"({describe_backends(backends)}): close connections, "
-                    "sessions and threads in the test or its fixtures"
+                    f"pytest-uow terminated {len(backends)} connection(s) of this worker holding "
+                    f"locks on {database.label}, so that the reset after {self._test} could "
+                    f"run ({describe_backends(backends)}): close connections, sessions and "
+                    "threads in the tests that left them, or their fixtures"
                 ),
                 stacklevel=1,
             )

@@ -13,6 +13,7 @@ from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.config import Settings
 from pytest_uow.isolation.base import identified
 from pytest_uow.isolation.registry import ISOLATIONS
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.server import RunServer
 from pytest_uow.workers import Worker
@@ -42,7 +43,7 @@ def scratch_namespace(
     finally:
         engine.dispose()
         try:
-            isolation.drop(server_engine)
+            isolation.drop(server_engine, ConnectionNames(owner.application_name))
         finally:
             isolation.release()
             server_engine.dispose()

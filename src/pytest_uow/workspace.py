@@ -29,6 +29,7 @@ from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.leaks import LeakDetector
 from pytest_uow.locks import Backend, describe_backends
 from pytest_uow.loops import AsyncWorker
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.server import RunServer
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -153,6 +154,7 @@ class WorkerDatabase:
         self._engines_by_isolation: dict[str, Engine] = {}
         self._kept_connection: Connection | None = None
         self._ended: list[Backend] = []  # ended by a rebuild, until the test life asks
+        self.names = ConnectionNames(worker.application_name)
         self.reaped: list[str] = []
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
@@ -222,11 +224,12 @@ class WorkerDatabase:
             url = self.isolation.select(server_url, application_name)
             engine = create_engine(url)
             _discard_connections_the_server_closed(engine)
+            self.names.watch(engine)
             # From here on, database work only (the first engine imports the dialect: 40 ms).
             started = time.perf_counter()
             self.reaped = self.isolation.reap(server_engine)
             self.isolation.create(server_engine, engine, source)
-            cleaner = TableCleaner(engine, self.isolation.scope, application_name)
+            cleaner = TableCleaner(engine, self.isolation.scope, self.names)
             cleaner.take_baseline()
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
             self.isolation.release()
@@ -243,8 +246,15 @@ class WorkerDatabase:
         self._baseline_has_rows = cleaner.baseline_has_rows
         self.ready_seconds = round(time.perf_counter() - started, 4)
         self._environment.export(
-            {**self.isolation.environment(url), "PGAPPNAME": self._worker.application_name}
+            {**self.isolation.environment(url), "PGAPPNAME": self.names.current}
         )
+
+    def name_connections_after(self, test: str | None) -> None:
+        """Connections opened from now on carry ``test`` (a node id; None for no test) in
+        their application name: the worker engine's, and libpq's that read ``PGAPPNAME``."""
+        self.names.test = test
+        if self._engine is not None:
+            os.environ["PGAPPNAME"] = self.names.current
 
     def _remedy(self, error: BaseException, creating_tables: bool) -> str:
         url = self._settings.url
@@ -287,9 +297,7 @@ class WorkerDatabase:
     @property
     def _table_cleaner(self) -> TableCleaner:
         if self._cleaner is None:
-            self._cleaner = TableCleaner(
-                self.engine, self.isolation.scope, self._worker.application_name
-            )
+            self._cleaner = TableCleaner(self.engine, self.isolation.scope, self.names)
         return self._cleaner
 
     @property
@@ -327,6 +335,7 @@ class WorkerDatabase:
             kept = None
         if kept is None:
             kept = self._kept_connection = self.engine.connect()
+            self.names.forget(kept)  # the plugin's, from test to test
         else:
             self._end_kept_transaction()
         return kept
@@ -402,7 +411,7 @@ class WorkerDatabase:
             if self._cleaner is not None:
                 self._cleaner.forget_tables()
         assert self._server_engine is not None
-        self._ended += self.isolation.rebuild(self._server_engine, engine, self._source)
+        self._ended += self.isolation.rebuild(self._server_engine, engine, self._source, self.names)
         if self._baseline_has_rows:
             self._table_cleaner.take_baseline()
         self._at_baseline = True
@@ -428,7 +437,7 @@ class WorkerDatabase:
                     "pytest-uow's async sessions need an async driver: pip install "
                     "'pytest-uow[async]' (asyncpg), or psycopg"
                 )
-            self._async_worker = AsyncWorker(self.url, driver)
+            self._async_worker = AsyncWorker(self.url, driver, self.names.watch)
         return self._async_worker
 
     def isolation_level_of(self, original_bind: object) -> str | None:
@@ -470,7 +479,7 @@ class WorkerDatabase:
             if self._settings.keep.value:
                 self.isolation.keep(server_engine)
                 return None
-            ended = self.isolation.drop(server_engine)
+            ended = self.isolation.drop(server_engine, self.names)
         except (SQLAlchemyError, UowError) as error:
             return f"pytest-uow could not drop {self.label}: {one_line(error)}"
         finally:
@@ -481,6 +490,7 @@ class WorkerDatabase:
             return (
                 f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
                 f"held locks on {self.label} at the end of the run, so "
-                f"that it could be dropped: {describe_backends(ended)}"
+                f"that it could be dropped: {describe_backends(ended)}; close connections, "
+                "sessions and threads in the tests that left them, or their fixtures"
             )
         return None

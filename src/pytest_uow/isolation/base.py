@@ -19,6 +19,7 @@ from typing import Protocol
 from sqlalchemy.engine import URL, Engine
 
 from pytest_uow.locks import Backend
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -75,14 +76,16 @@ class Isolation(Protocol):
         """Create the namespace, marked and claimed as ``create`` does, with nothing in it (a
         scratch namespace: no template involved)."""
 
-    def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
+    def rebuild(
+        self, server: Engine, engine: Engine, source: SchemaSource, names: ConnectionNames
+    ) -> list[Backend]:
         """Drop the namespace and create it again as ``create`` left it; return the worker's
-        backends ended on the way."""
+        backends ended on the way (``names`` knows them, and their tests)."""
 
     def keep(self, server: Engine) -> None:
         """Leave the namespace for the user to inspect: marked so, never reaped."""
 
-    def drop(self, server: Engine) -> list[Backend]:
+    def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         """Drop the namespace; return the worker's backends terminated on the way."""
 
     def release(self) -> None:

@@ -31,8 +31,9 @@ from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
 from pytest_uow.isolation.base import Template, identified
-from pytest_uow.locks import Backend, end_our_connections
+from pytest_uow.locks import Backend, connected_to, end_our_connections
 from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark, template_mark
+from pytest_uow.naming import ConnectionNames, is_ours
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -51,9 +52,6 @@ _LEASE_HELD = """
 SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
                AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1
                AND pid <> pg_backend_pid())
-"""
-_CONNECTED = """
-SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid())
 """
 # How long connections just closed are given to go before the drop.
 _DEPARTURE_WAIT_SECONDS = 0.2
@@ -95,6 +93,11 @@ def stale_templates(names_newest_first: list[str], current: str) -> list[str]:
     """Of a project's templates, those to drop: all but the newest few, the current one kept."""
     others = [name for name in names_newest_first if name != current]
     return others[KEPT_TEMPLATES - 1 :]
+
+
+def _left_idle(backends: list[Backend], names: ConnectionNames) -> bool:
+    """Whether all of ``backends`` are the worker's, idle in a transaction: left by a test."""
+    return all(b.idle_in_transaction and is_ours(b.application_name, names.base) for b in backends)
 
 
 class _Server:
@@ -320,36 +323,39 @@ class DatabaseIsolation:
             except DBAPIError:
                 continue  # being cloned right now; a later build tries again
 
-    def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
+    def rebuild(
+        self, server: Engine, engine: Engine, source: SchemaSource, names: ConnectionNames
+    ) -> list[Backend]:
         """A fresh clone of the template replaces the worker database."""
         sql = self._connect(server)
-        ended = self._drop_worker_database(sql)
+        ended = self._drop_worker_database(sql, names)
         self._clone(sql)
         return ended
 
-    def _drop_worker_database(self, sql: _Server) -> list[Backend]:
+    def _drop_worker_database(self, sql: _Server, names: ConnectionNames) -> list[Backend]:
         """Dropped once nothing is connected to it. Connections the worker closed just now take
         a millisecond or two to go, but ``DROP DATABASE`` that finds one sleeps 100 ms before
         looking again (up to 5 s, then fails): waiting for them here took ``recreate`` from
         113 ms to 30 ms a test. Those still there after the wait were left open by the test
-        (or its child processes): the worker's are ended, anybody else's stop the drop."""
+        (or its child processes): the worker's are ended, anybody else's stop the drop. The
+        wait stops early when all that is left are the worker's connections idle in a
+        transaction, which never go on their own."""
         deadline = time.monotonic() + _DEPARTURE_WAIT_SECONDS
-        connected = True
-        while connected and time.monotonic() < deadline:
-            connected = bool(sql.run(_CONNECTED, {"name": self.name}))
-            if connected:
-                time.sleep(0.001)
+        connected = connected_to(sql.connection, self.name, names)
+        while connected and not _left_idle(connected, names) and time.monotonic() < deadline:
+            time.sleep(0.001)
+            connected = connected_to(sql.connection, self.name, names)
         ended = []
         if connected:
-            ended = end_our_connections(sql.connection, self.name, self._worker.application_name)
+            ended = end_our_connections(sql.connection, self.name, names)
         sql.drop(self.name)
         return ended
 
     def keep(self, server: Engine) -> None:
         self._connect(server).comment(self.name, mark(KEPT, self._worker.run_id, self._worker.name))
 
-    def drop(self, server: Engine) -> list[Backend]:
-        return self._drop_worker_database(self._connect(server))
+    def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
+        return self._drop_worker_database(self._connect(server), names)
 
     def release(self) -> None:
         """Closing the connection for good ends its session: the lease and the template's

@@ -18,6 +18,7 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 from pytest_uow.isolation.base import Template, identified
 from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -54,8 +55,8 @@ def _comment_sql(dialect: Dialect, schema: str, comment: str) -> str:
 
 
 def _drop(connection: Connection, schema: str) -> None:
-    """Inside the caller's transaction; a leftover lock makes it fail, never hang."""
-    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    """Inside the caller's transaction, which sets a lock timeout: a leftover lock makes it
+    fail, never hang."""
     connection.execute(DropSchema(schema, cascade=True, if_exists=True))
 
 
@@ -112,7 +113,9 @@ class SchemaIsolation:
         with server.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
 
-    def rebuild(self, server: Engine, engine: Engine, source: SchemaSource) -> list[Backend]:
+    def rebuild(
+        self, server: Engine, engine: Engine, source: SchemaSource, names: ConnectionNames
+    ) -> list[Backend]:
         """Drop the schema and replay its creation and the source's DDL in one round trip,
         mark included, so that the reaper still knows it as ours; then the baseline rows. A
         source without a script builds again."""
@@ -120,7 +123,6 @@ class SchemaIsolation:
         def replace(connection: Connection) -> None:
             dialect = connection.dialect
             drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
-            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
             ddl = source.ddl(dialect)
             connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{ddl or ''}")
             if ddl is None:
@@ -129,22 +131,17 @@ class SchemaIsolation:
                 source.fill(connection)
 
         with engine.connect() as connection:
-            return run_ending_our_lock_holders(
-                connection, self.scope, self._worker.application_name, replace
-            )
+            return run_ending_our_lock_holders(connection, self.scope, names, replace)
 
     def keep(self, server: Engine) -> None:
         with server.begin() as connection:
             comment = mark(KEPT, self._worker.run_id, self._worker.name)
             connection.exec_driver_sql(_comment_sql(connection.dialect, self.name, comment))
 
-    def drop(self, server: Engine) -> list[Backend]:
+    def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         with server.connect() as connection:
             return run_ending_our_lock_holders(
-                connection,
-                self.scope,
-                self._worker.application_name,
-                lambda connection: _drop(connection, self.name),
+                connection, self.scope, names, lambda connection: _drop(connection, self.name)
             )
 
     def release(self) -> None:
@@ -192,6 +189,7 @@ def _reap_abandoned(engine: Engine) -> list[str]:
                 continue  # a live run's schema
             try:
                 with connection.begin():
+                    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
                     _drop(connection, schema)
                 reaped.append(schema)
             except DBAPIError:

@@ -24,6 +24,7 @@ Each backend ended is named with the test it was left by (see ``naming.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,8 +40,9 @@ from pytest_uow.scope import Scope
 LOCK_TIMEOUT = "5s"
 # A reset's first try: a lock held longer than this is looked up (see above).
 FIRST_LOCK_TIMEOUT = "20ms"
-# How long to wait for a terminated backend to be gone (milliseconds).
-_TERMINATE_WAIT_MS = 5000
+# How long to wait for terminated backends to be gone.
+_TERMINATE_WAIT_SECONDS = 5
+_REMAINING_QUERY = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"
 
 _HOLDERS_QUERY = """
 SELECT DISTINCT a.pid, coalesce(a.state, ''), a.application_name,
@@ -109,11 +111,23 @@ def _backends(
 
 
 def _terminate(connection: Connection, backends: list[Backend]) -> list[Backend]:
-    for backend in backends:
-        connection.execute(
-            text("SELECT pg_terminate_backend(:pid, :wait)"),
-            {"pid": backend.pid, "wait": _TERMINATE_WAIT_MS},
-        )
+    """End ``backends`` and wait until they are gone, locks released. PostgreSQL's own wait
+    (``pg_terminate_backend(pid, timeout)``) looks again only every 100 ms; a backend that
+    was idle is gone in a millisecond or two."""
+    if not backends:
+        return backends
+    pids = [backend.pid for backend in backends]
+    connection.execute(
+        text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"), {"pids": pids}
+    )
+    deadline = time.monotonic() + _TERMINATE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        # A transaction of its own each time: pg_stat_activity is read once per transaction.
+        connection.commit()
+        remaining = connection.execute(text(_REMAINING_QUERY), {"pids": pids}).scalar_one()
+        if not remaining:
+            break
+        time.sleep(0.001)
     if connection.in_transaction():
         connection.commit()
     return backends

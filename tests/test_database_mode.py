@@ -238,6 +238,31 @@ def test_keep_leaves_the_worker_database_for_inspection(
     again.assert_outcomes(passed=2)
     assert kept in databases_named(outside, prefix), "a kept database is never reaped"
 
+    replacing = billing.runpytest_subprocess("-p", "no:xdist", "--uow-keep", "test_linger.py")
+
+    replacing.assert_outcomes(passed=2)
+    replacing.stdout.fnmatch_lines(
+        [f"uow: dropped 1 worker database(s) kept by earlier runs: {kept}"]
+    )
+    (kept_now,) = _kept_databases(outside, prefix)
+    assert kept_now != kept
+
+    dropping = billing.runpytest_subprocess("-p", "no:xdist", "--uow-drop-kept", "test_linger.py")
+
+    dropping.assert_outcomes(passed=2)
+    dropping.stdout.fnmatch_lines(
+        [f"uow: dropped 1 worker database(s) kept by earlier runs: {kept_now}"]
+    )
+    assert _kept_databases(outside, prefix) == []
+
+
+def _kept_databases(outside: Engine, prefix: str) -> list[str]:
+    return [
+        name
+        for name, (_, _, _, comment) in databases_named(outside, prefix).items()
+        if comment.startswith("pytest-uow kept: ")
+    ]
+
 
 def test_three_concurrent_runs_share_one_template(
     billing: pytest.Pytester, outside: Engine, prefix: str

@@ -26,6 +26,7 @@ SPELLINGS = [
     ("isolation", "isolation", ("--uow-isolation", "UOW_ISOLATION", "uow_isolation")),
     ("strategy", "strategy", ("--uow-strategy", "UOW_STRATEGY", "uow_strategy")),
     ("keep", "keep", ("--uow-keep", "UOW_KEEP", "uow_keep")),
+    ("drop kept", "drop_kept", ("--uow-drop-kept", "UOW_DROP_KEPT", "uow_drop_kept")),
     ("schema prefix", "prefix", ("--uow-schema-prefix", "UOW_SCHEMA_PREFIX", "uow_schema_prefix")),
     ("sessionmakers", "sessionmakers", (None, "UOW_SESSIONMAKERS", "uow_sessionmakers")),
     ("pg bindir", "bindir", ("--uow-pg-bindir", "UOW_PG_BINDIR", "uow_pg_bindir")),
@@ -47,6 +48,7 @@ def _values(server_url: str, prefix: str) -> dict[str, str]:
         "isolation": "schema",
         "strategy": "rollback",
         "keep": "true",
+        "drop_kept": "on",
         "prefix": prefix,
         "sessionmakers": "app:DEFAULT_SESSION_FACTORY",
         "bindir": _pg_bindir(),
@@ -70,6 +72,7 @@ def _configure(
             f"--uow-isolation={values['isolation']}",
             f"--uow-strategy={values['strategy']}",
             "--uow-keep",
+            "--uow-drop-kept",
             f"--uow-schema-prefix={values['prefix']}",
             f"--uow-pg-bindir={values['bindir']}",
             "--uow-check-leaks",
@@ -82,6 +85,7 @@ def _configure(
             ("UOW_ISOLATION", "isolation"),
             ("UOW_STRATEGY", "strategy"),
             ("UOW_KEEP", "keep"),
+            ("UOW_DROP_KEPT", "drop_kept"),
             ("UOW_SCHEMA_PREFIX", "prefix"),
             ("UOW_SESSIONMAKERS", "sessionmakers"),
             ("UOW_PG_BINDIR", "bindir"),
@@ -98,6 +102,7 @@ def _configure(
         uow_isolation = "{values["isolation"]}"
         uow_strategy = "{values["strategy"]}"
         uow_keep = "{values["keep"]}"
+        uow_drop_kept = "{values["drop_kept"]}"
         uow_schema_prefix = "{values["prefix"]}"
         uow_sessionmakers = ["{values["sessionmakers"]}"]
         uow_pg_bindir = "{values["bindir"]}"

@@ -73,6 +73,7 @@ class Settings:
     isolation: Sourced[str]
     strategy: Sourced[str]
     keep: Sourced[bool]
+    drop_kept: Sourced[bool]
     schema_prefix: Sourced[str]
     sessionmakers: Sourced[tuple[str, ...]]
     # (node id pattern, strategy), first match wins; after the marker, before uow_strategy.
@@ -110,6 +111,7 @@ class Settings:
             "strategy": self.strategy,
             "strategies": self.strategies,
             "keep": self.keep,
+            "drop kept": self.drop_kept,
             "schema prefix": self.schema_prefix,
             "sessionmakers": self.sessionmakers,
             "pg bindir": self.pg_bindir,
@@ -174,6 +176,12 @@ def resolve(config: pytest.Config) -> Settings:
         live_target = _check(options.LIVE_APP, raw_live_app, _load_spec).value
     raw_url = _raw(config, options.URL)
     url: Sourced[URL | None] = _check(options.URL, raw_url, parse_url)
+    drop_kept = _check(options.DROP_KEPT, _raw(config, options.DROP_KEPT, False), _parse_bool)
+    if drop_kept.value and url.value is None:
+        raise pytest.UsageError(
+            f"uow_drop_kept: on from {drop_kept.source}, but uow_database_url is not set: kept "
+            "schemas live on a real server (the throwaway server is removed after each run)"
+        )
     return Settings(
         url=url,
         metadata=metadata,
@@ -184,6 +192,7 @@ def resolve(config: pytest.Config) -> Settings:
             _choice(tuple(STRATEGIES)),
         ),
         keep=_check(options.KEEP, _raw(config, options.KEEP, False), _parse_bool),
+        drop_kept=drop_kept,
         schema_prefix=_check(options.PREFIX, _raw(config, options.PREFIX, "uow"), _check_prefix),
         sessionmakers=sessionmakers,
         strategies=strategies,

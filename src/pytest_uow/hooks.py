@@ -10,9 +10,11 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.check_items import MIGRATION_CHECKS, migration_check_items, once_per_run
 from pytest_uow.config import resolve, source_identity
+from pytest_uow.diagnosis import one_line
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.fixtures import (
     _uow_live,
@@ -94,6 +96,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(hooks, "uow-xdist")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``uow_drop_kept``: before any worker starts."""
+    state = run_state(session.config)
+    if not (state.settings.drop_kept.value and state.worker.is_controller):
+        return
+    try:
+        state.results.add({"dropped_kept": state.database.drop_kept()})
+    except SQLAlchemyError as error:
+        warnings.warn(
+            UowWarning(f"pytest-uow could not drop the kept namespaces: {one_line(error)}"),
+            stacklevel=1,
+        )
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = run_state(config).settings
     return settings_lines(settings) if settings.configured else []
@@ -154,6 +171,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     results = {
         "database_used": opened,
         "reaped": database.reaped,
+        "dropped_kept": database.dropped_kept,
         "kept": [database.name] if opened and state.settings.keep.value else [],
         "reset_seconds": state.reset_seconds,
         "ready_seconds": database.ready_seconds,

@@ -8,15 +8,29 @@ marks. A template database is marked with the project's prefix and the run that 
 
 from __future__ import annotations
 
+import re
+
 OWNED = "pytest-uow run={run} worker={worker}"
 KEPT = "pytest-uow kept: run={run} worker={worker}"
 OWNED_PATTERN = "pytest-uow run=%"
+KEPT_PATTERN = "pytest-uow kept: %"
 ANY_MARK_PATTERN = "pytest-uow%"  # owned or kept: a worker namespace of some run
+_KEPT = re.compile(r"pytest-uow kept: run=(\S+) worker=(\S+)")
 
 
 def mark(template: str, run_id: str, worker: str) -> str:
     """``template`` (``OWNED`` or ``KEPT``) filled in for one worker of one run."""
     return template.format(run=run_id, worker=worker)
+
+
+def kept_here(name: str, comment: str | None, prefix: str, worker: str | None) -> bool:
+    """Whether namespace ``name``, whose comment is ``comment``, was kept by a run of the
+    project whose prefix is ``prefix`` (by its worker ``worker``, if given)."""
+    match = _KEPT.fullmatch(comment or "")
+    if match is None:
+        return False
+    run, kept_worker = match.groups()
+    return name == f"{prefix}_{run}_{kept_worker}" and worker in (None, kept_worker)
 
 
 def template_mark(prefix: str, run_id: str) -> str:

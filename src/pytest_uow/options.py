@@ -70,6 +70,14 @@ KEEP = Spec(
     "keep worker schemas after the run, for inspection",
     {"action": argparse.BooleanOptionalAction},
 )
+DROP_KEPT = Spec(
+    "uow_drop_kept",
+    "UOW_DROP_KEPT",
+    "uow_drop_kept",
+    "drop the worker schemas (or databases) of this prefix that earlier runs kept, at the "
+    "start of this run (needs uow_database_url)",
+    {"action": argparse.BooleanOptionalAction},
+)
 PREFIX = Spec(
     "uow_schema_prefix",
     "UOW_SCHEMA_PREFIX",
@@ -152,6 +160,7 @@ SPECS = (
     ISOLATION,
     STRATEGY,
     KEEP,
+    DROP_KEPT,
     PREFIX,
     SESSIONMAKERS,
     STRATEGIES_BY_PATH,

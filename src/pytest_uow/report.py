@@ -90,6 +90,11 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
             f"started in {server.start_seconds:.2f} s"
         )
     noun = ISOLATIONS[settings.isolation.value].noun
+    if results.dropped_kept:
+        lines.append(
+            f"uow: dropped {len(results.dropped_kept)} {noun}(s) kept by earlier runs: "
+            + ", ".join(sorted(results.dropped_kept))
+        )
     if results.reaped:
         lines.append(
             f"uow: reaped {len(results.reaped)} {noun}(s) left by runs that died: "

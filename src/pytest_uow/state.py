@@ -20,6 +20,8 @@ class RunResults:
 
     kept: list[str] = field(default_factory=list)
     reaped: list[str] = field(default_factory=list)
+    # Kept by earlier runs: replaced by this run's (keep), or all of them (drop kept).
+    dropped_kept: list[str] = field(default_factory=list)
     database_used: bool = False
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
     # Per worker that opened its namespace: seconds until it was ready.
@@ -32,6 +34,7 @@ class RunResults:
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
         self.reaped.extend(results.get("reaped", []))
+        self.dropped_kept.extend(results.get("dropped_kept", []))
         self.database_used |= bool(results.get("database_used"))
         if results.get("ready_seconds") is not None:
             self.ready_seconds.append(results["ready_seconds"])

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.cleaning import TableCleaner
-from pytest_uow.compat import create_engine
+from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.config import Settings
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, SourceError, UowError
@@ -156,6 +156,7 @@ class WorkerDatabase:
         self._ended: list[Backend] = []  # ended by a rebuild, until the test life asks
         self.names = ConnectionNames(worker.application_name)
         self.reaped: list[str] = []
+        self.dropped_kept: list[str] = []  # kept by earlier runs, replaced by this one's
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
         # Whether the build leaves rows (a seed, migrations): a rebuild then takes the baseline
@@ -255,6 +256,20 @@ class WorkerDatabase:
         self.names.test = test
         if self._engine is not None:
             os.environ["PGAPPNAME"] = self.names.current
+
+    def drop_kept(self) -> list[str]:
+        """Drop the namespaces earlier runs kept (``uow_drop_kept``), before any worker opens
+        its own; return their names."""
+        server_url = self._settings.url.value
+        assert server_url is not None  # the setting needs one
+        server_engine = create_engine(
+            identified(server_url, self._worker.application_name), poolclass=NullPool
+        )
+        try:
+            return self.isolation.drop_kept(server_engine, None)
+        finally:
+            self.isolation.release()
+            server_engine.dispose()
 
     def _remedy(self, error: BaseException, creating_tables: bool) -> str:
         url = self._settings.url
@@ -477,6 +492,7 @@ class WorkerDatabase:
             if lost:
                 return None
             if self._settings.keep.value:
+                self.dropped_kept = self.isolation.drop_kept(server_engine, self._worker.name)
                 self.isolation.keep(server_engine)
                 return None
             ended = self.isolation.drop(server_engine, self.names)

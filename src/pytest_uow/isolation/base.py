@@ -85,6 +85,10 @@ class Isolation(Protocol):
     def keep(self, server: Engine) -> None:
         """Leave the namespace for the user to inspect: marked so, never reaped."""
 
+    def drop_kept(self, server: Engine, worker: str | None) -> list[str]:
+        """Drop the namespaces of this prefix that earlier runs kept (only those of the worker
+        named ``worker``, if given); return their names. One in use is left alone."""
+
     def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         """Drop the namespace; return the worker's backends terminated on the way."""
 

@@ -32,7 +32,15 @@ from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
 from pytest_uow.isolation.base import Template, identified
 from pytest_uow.locks import Backend, connected_to, end_our_connections
-from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark, template_mark
+from pytest_uow.marks import (
+    KEPT,
+    KEPT_PATTERN,
+    OWNED,
+    OWNED_PATTERN,
+    kept_here,
+    mark,
+    template_mark,
+)
 from pytest_uow.naming import ConnectionNames, is_ours
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
@@ -353,6 +361,20 @@ class DatabaseIsolation:
 
     def keep(self, server: Engine) -> None:
         self._connect(server).comment(self.name, mark(KEPT, self._worker.run_id, self._worker.name))
+
+    def drop_kept(self, server: Engine, worker: str | None) -> list[str]:
+        sql = self._connect(server)
+        dropped = []
+        for database in sql.marked(KEPT_PATTERN):
+            kept = kept_here(database, sql.comment_of(database), self._prefix, worker)
+            if database == self.name or not kept:
+                continue
+            try:
+                sql.drop(database)
+            except DBAPIError:
+                continue  # somebody is connected to it: left for next time
+            dropped.append(database)
+        return sorted(dropped)
 
     def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         return self._drop_worker_database(self._connect(server), names)

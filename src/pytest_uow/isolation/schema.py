@@ -17,13 +17,17 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 
 from pytest_uow.isolation.base import Template, identified
 from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
-from pytest_uow.marks import KEPT, OWNED, OWNED_PATTERN, mark
+from pytest_uow.marks import KEPT, KEPT_PATTERN, OWNED, OWNED_PATTERN, kept_here, mark
 from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
 
 _LEASE_KEY = "hashtextextended(:schema, 0)"
+_KEPT_QUERY = """
+SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace
+WHERE obj_description(oid, 'pg_namespace') LIKE :kept ORDER BY nspname
+"""
 PRIVILEGE = "the CREATE privilege on its database"
 
 
@@ -70,6 +74,7 @@ class SchemaIsolation:
     def __init__(self, worker: Worker, prefix: str, rebuild: bool = False) -> None:
         """``rebuild`` asks for nothing here: a worker schema is built afresh every run."""
         self._worker = worker
+        self._prefix = prefix
         self.name = self.schema = worker.namespace_name(prefix)
         self.scope = Scope(f"{self.noun} {self.name}", self.name)
         self._owned = mark(OWNED, worker.run_id, worker.name)
@@ -137,6 +142,23 @@ class SchemaIsolation:
         with server.begin() as connection:
             comment = mark(KEPT, self._worker.run_id, self._worker.name)
             connection.exec_driver_sql(_comment_sql(connection.dialect, self.name, comment))
+
+    def drop_kept(self, server: Engine, worker: str | None) -> list[str]:
+        dropped = []
+        with server.connect() as connection:
+            kept = connection.execute(text(_KEPT_QUERY), {"kept": KEPT_PATTERN}).all()
+            connection.commit()
+            for schema, comment in kept:
+                if schema == self.name or not kept_here(schema, comment, self._prefix, worker):
+                    continue
+                try:
+                    with connection.begin():
+                        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                        _drop(connection, schema)
+                except DBAPIError:
+                    continue  # somebody is looking at it (a lock held): left for next time
+                dropped.append(schema)
+        return sorted(dropped)
 
     def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         with server.connect() as connection:

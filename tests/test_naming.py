@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_uow.naming import application_name, is_ours, named_test
+from pytest_uow.naming import ConnectionNames, application_name, is_ours, named_test
 
 BASE = "pytest-uow 1a2b3c4d gw1"
 
@@ -40,3 +40,16 @@ def test_the_test_is_read_back_from_the_name() -> None:
     assert named_test(f"{BASE} t.py::test_a", BASE) == "t.py::test_a"
     assert named_test(BASE, BASE) is None
     assert named_test("pytest-uow 1a2b3c4d gw10 t.py::test_a", BASE) is None
+
+
+def test_a_clipped_name_is_read_back_as_the_whole_node_id() -> None:
+    names = ConnectionNames(BASE)
+    test = "tests/e2e/test_allocation.py::test_concurrent_updates[2-3]"
+    names.test = test
+    clipped = names.current
+    names.test = None
+
+    assert names.current == BASE
+    assert names.test_of(1234, clipped) == test
+    assert names.test_of(1234, f"{BASE} t.py::test_other") == "t.py::test_other"
+    assert names.test_of(1234, BASE) is None

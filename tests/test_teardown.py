@@ -33,7 +33,9 @@ def test_our_leftover_locks_are_broken_and_the_test_named_in_a_warning(
             "threads in the tests that left them, or their fixtures",
             "*UowWarning: *so that the reset after "
             + test.format("test_2_leaves_a_thread_in_a_transaction")
-            + " could run (pid *, idle in transaction: INSERT INTO batches*",
+            + " could run (pid *, idle in transaction, left by "
+            + test.format("test_2_leaves_a_thread_in_a_transaction")
+            + ": INSERT INTO batches*",
             "*UowWarning: pytest-uow terminated 1 connection(s) of this worker that still held "
             f"locks on worker schema {prefix}_*_main at the end of the run, so that it could be "
             "dropped: pid *, idle in transaction, left by "
@@ -73,7 +75,7 @@ def test_a_lock_held_by_anybody_else_is_an_error_naming_them_and_they_are_left_a
 NAMES = """
 import psycopg2
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 NAME = "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"
 
@@ -84,6 +86,14 @@ def test_engine_connections_carry_the_test(uow_engine):
         name = connection.execute(text(NAME)).scalar_one()
     assert name.startswith("pytest-uow ") and name.endswith("connections_carry_the_test"), name
     assert len(name) <= 63 and name.split(" ")[3].startswith("..."), name
+
+
+def test_engines_built_from_the_url_carry_the_test(uow_database_url):
+    engine = create_engine(uow_database_url)
+    with engine.connect() as connection:
+        name = connection.execute(text(NAME)).scalar_one()
+    engine.dispose()
+    assert name.startswith("pytest-uow ") and name.endswith("from_the_url_carry_the_test"), name
 
 
 def test_libpq_clients_carry_the_test_through_pgappname(uow_dsn):
@@ -103,4 +113,4 @@ def test_connections_opened_during_a_test_carry_it_in_their_application_name(
 
     result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-schema-prefix={prefix}")
 
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)

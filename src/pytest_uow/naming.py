@@ -2,8 +2,9 @@
 
 The worker's backends are known by their application name, ``pytest-uow <run> <worker>``
 (``Worker.application_name``). While a test runs, the connections that the worker's engines
-open, and those of libpq clients that read ``PGAPPNAME`` (the application's own engines, its
-child processes), add the test to that name, clipped to what PostgreSQL keeps. A pooled
+open, those of engines the application builds from ``uow_database_url``, and those of libpq
+clients that read ``PGAPPNAME`` (the application's own engines, its child processes), add the
+test to that name, clipped to what PostgreSQL keeps. A pooled
 connection checked out while a test runs is noted against that test until it is checked in
 again: a connection left idle in a transaction is one the test never gave back, whoever opened
 it. The note costs a dictionary write per checkout; the name costs one statement per new
@@ -54,19 +55,41 @@ class ConnectionNames:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.test: str | None = None  # the node id of the test running now
+        self._test: str | None = None
+        self.current = base  # the application name of a connection opened now
         self._held_by: dict[int, str] = {}  # backend pid -> the test that checked it out
+        # Names given, clipped where the node id did not fit -> the whole node id.
+        self._tests_by_name: dict[str, str] = {}
 
     @property
-    def current(self) -> str:
-        """The application name of a connection opened now."""
-        return application_name(self.base, self.test)
+    def test(self) -> str | None:
+        """The node id of the test running now."""
+        return self._test
+
+    @test.setter
+    def test(self, test: str | None) -> None:
+        self._test = test
+        self.current = application_name(self.base, test)
+        if test is not None:
+            self._tests_by_name[self.current] = test
 
     def watch(self, engine: Engine) -> None:
         """Name ``engine``'s new connections, and note its checkouts during tests."""
         event.listen(engine, "connect", self._connected)
         event.listen(engine, "checkout", self._checked_out)
         event.listen(engine, "checkin", self._checked_in)
+
+    def watch_every_engine(self) -> None:
+        """Also name the new connections of engines the application builds from the worker's
+        URL (``uow_database_url``, an engine per call): any engine whose connection would carry
+        the worker's bare name, through a class-level event that rewrites it before connecting
+        (libpq drivers take the name as a connect argument)."""
+        if not event.contains(Engine, "do_connect", self._connecting):
+            event.listen(Engine, "do_connect", self._connecting)
+
+    def stop_watching_every_engine(self) -> None:
+        if event.contains(Engine, "do_connect", self._connecting):
+            event.remove(Engine, "do_connect", self._connecting)
 
     def forget(self, connection: Connection) -> None:
         """``connection`` is the plugin's own from now on, whichever test checked it out."""
@@ -76,7 +99,9 @@ class ConnectionNames:
 
     def test_of(self, pid: int, name: str) -> str | None:
         """The test that held backend ``pid`` last, else the one its name carries."""
-        return self._held_by.get(pid) or named_test(name, self.base)
+        return (
+            self._held_by.get(pid) or self._tests_by_name.get(name) or named_test(name, self.base)
+        )
 
     def _connected(self, dbapi_connection: Any, record: Any) -> None:
         # SQLAlchemy's recipe for a statement on each new connection: under autocommit, so
@@ -92,6 +117,10 @@ class ConnectionNames:
         finally:
             cursor.close()
             dbapi_connection.autocommit = autocommit
+
+    def _connecting(self, dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        if self.test is not None and cparams.get("application_name") == self.base:
+            cparams["application_name"] = self.current
 
     def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         pid = record.info.get(_PID)

@@ -243,6 +243,7 @@ class WorkerDatabase:
             )
             raise self._error from error
         self._engine, self._server_engine, self._url = engine, server_engine, url
+        self.names.watch_every_engine()
         self._cleaner = cleaner
         self._baseline_has_rows = cleaner.baseline_has_rows
         self.ready_seconds = round(time.perf_counter() - started, 4)
@@ -487,6 +488,7 @@ class WorkerDatabase:
         server_engine, self._server_engine = self._server_engine, None
         assert server_engine is not None
         self._environment.restore()
+        self.names.stop_watching_every_engine()
         engine.dispose()
         try:
             if lost:

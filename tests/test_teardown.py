@@ -73,9 +73,13 @@ def test_a_lock_held_by_anybody_else_is_an_error_naming_them_and_they_are_left_a
 
 
 NAMES = """
+import asyncio
+
 import psycopg2
 import pytest
+from pytest_uow import async_engine_args
 from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 NAME = "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"
 
@@ -96,6 +100,21 @@ def test_engines_built_from_the_url_carry_the_test(uow_database_url):
     assert name.startswith("pytest-uow ") and name.endswith("from_the_url_carry_the_test"), name
 
 
+def test_asyncpg_engines_built_from_the_url_carry_the_test(uow_database_url):
+    url, connect_args = async_engine_args(uow_database_url, "asyncpg")
+
+    async def read_name():
+        engine = create_async_engine(url, connect_args=connect_args)
+        async with engine.connect() as connection:
+            name = (await connection.execute(text(NAME))).scalar_one()
+        await engine.dispose()
+        return name
+
+    name = asyncio.run(read_name())
+    assert name.startswith("pytest-uow ") and name.endswith("from_the_url_carry_the_test"), name
+    assert connect_args["server_settings"]["application_name"].count(" ") == 2, connect_args
+
+
 def test_libpq_clients_carry_the_test_through_pgappname(uow_dsn):
     dsn = uow_dsn.split("?")[0]
     with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
@@ -113,4 +132,4 @@ def test_connections_opened_during_a_test_carry_it_in_their_application_name(
 
     result = project.runpytest_subprocess("-p", "no:xdist", f"--uow-schema-prefix={prefix}")
 
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)

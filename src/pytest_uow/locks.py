@@ -85,6 +85,12 @@ class Backend:
         return f"pid {self.pid}, {self.state or 'unknown state'}{left_by}: {self.query or '-'}"
 
 
+def left_idle(backend: Backend, names: ConnectionNames) -> bool:
+    """One of the worker's backends, idle in a transaction: a session a test never closed,
+    which would never go on its own."""
+    return backend.idle_in_transaction and is_ours(backend.application_name, names.base)
+
+
 def describe_backends(backends: list[Backend]) -> str:
     return "; ".join(backend.describe() for backend in backends)
 
@@ -152,16 +158,22 @@ def _end_ours(
     return _terminate(connection, backends)
 
 
+def _run(
+    connection: Connection, work: Callable[[Connection], object], lock_timeout: str | None
+) -> None:
+    """Run ``work`` in a transaction, under ``lock_timeout`` if given."""
+    with connection.begin():
+        if lock_timeout is not None:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+        work(connection)
+
+
 def _try(
     connection: Connection, work: Callable[[Connection], object], lock_timeout: str | None
 ) -> bool:
-    """Run ``work`` in a transaction (under ``lock_timeout``, if given): whether it ran, or
-    found a lock held for longer than that."""
+    """``_run``: whether it ran, or found a lock held for longer than ``lock_timeout``."""
     try:
-        with connection.begin():
-            if lock_timeout is not None:
-                connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{lock_timeout}'")
-            work(connection)
+        _run(connection, work, lock_timeout)
     except DBAPIError as error:
         if not is_lock_timeout(error):
             raise
@@ -187,18 +199,13 @@ def run_ending_our_lock_holders(
         return []
     holders_query = _HOLDERS_QUERY.format(scope=scope.condition())
     holders = _backends(connection, holders_query, scope.params, names)
-    ended = _terminate(
-        connection,
-        [b for b in holders if b.idle_in_transaction and is_ours(b.application_name, names.base)],
-    )
+    ended = _terminate(connection, [b for b in holders if left_idle(b, names)])
     if _try(connection, work, LOCK_TIMEOUT):
         return ended
     # With no holder left (the lock went away meanwhile), the last try just succeeds.
     holders = _backends(connection, holders_query, scope.params, names)
     ended += _end_ours(connection, holders, names, f"locks on {scope.label} are held")
-    with connection.begin():
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        work(connection)
+    _run(connection, work, LOCK_TIMEOUT)
     return ended
 
 

@@ -133,11 +133,8 @@ class _OnLoop:
 class AsyncWorker:
     """The worker's async engines, one per event loop, all on the worker's namespace."""
 
-    def __init__(
-        self, worker_url: URL, driver: str, watch: Callable[[Engine], None] | None = None
-    ) -> None:
+    def __init__(self, worker_url: URL, driver: str) -> None:
         self.driver = driver
-        self._watch = watch  # called with each new engine
         self._url, self._connect_args = async_engine_args(worker_url, driver)
         self._loops: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
 
@@ -156,8 +153,6 @@ class AsyncWorker:
                 del self._loops[stale]
             engine = create_async_engine(self._url, connect_args=self._connect_args)
             _explain_concurrent_use(engine.sync_engine)
-            if self._watch is not None:
-                self._watch(engine.sync_engine)
             state = self._loops[loop] = _OnLoop(loop, engine)
         return state
 

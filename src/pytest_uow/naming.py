@@ -1,14 +1,15 @@
 """Which test a connection of the worker belongs to, so that one left behind names its test.
 
 The worker's backends are known by their application name, ``pytest-uow <run> <worker>``
-(``Worker.application_name``). While a test runs, the connections that the worker's engines
-open, those of engines the application builds from ``uow_database_url``, and those of libpq
-clients that read ``PGAPPNAME`` (the application's own engines, its child processes), add the
-test to that name, clipped to what PostgreSQL keeps. A pooled
-connection checked out while a test runs is noted against that test until it is checked in
-again: a connection left idle in a transaction is one the test never gave back, whoever opened
-it. The note costs a dictionary write per checkout; the name costs one statement per new
-connection, which also reads the backend's pid.
+(``Worker.application_name``), which the worker's URLs carry. While a test runs, every engine
+that connects with that name, the worker's own and those the application builds from
+``uow_database_url`` (sync, or async through ``async_engine_args``), connects with the test
+added to it, clipped to what PostgreSQL keeps: one class-level ``do_connect`` event rewrites the
+connect arguments, at no cost to the connection. libpq clients that read ``PGAPPNAME`` (the
+application's own engines, its child processes) get the same name from the environment. A
+pooled connection of the worker engine checked out while a test runs is noted against that test
+until it is checked in again: a connection left idle in a transaction is one the test never
+gave back, whoever opened it. The note costs a dictionary write per checkout.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class ConnectionNames:
         self._test: str | None = None
         self.current = base  # the application name of a connection opened now
         self._held_by: dict[int, str] = {}  # backend pid -> the test that checked it out
-        # Names given, clipped where the node id did not fit -> the whole node id.
-        self._tests_by_name: dict[str, str] = {}
+        # Names given where the node id did not fit -> the whole node id.
+        self._clipped: dict[str, str] = {}
 
     @property
     def test(self) -> str | None:
@@ -70,20 +71,16 @@ class ConnectionNames:
     def test(self, test: str | None) -> None:
         self._test = test
         self.current = application_name(self.base, test)
-        if test is not None:
-            self._tests_by_name[self.current] = test
+        if test is not None and named_test(self.current, self.base) != test:
+            self._clipped[self.current] = test
 
     def watch(self, engine: Engine) -> None:
-        """Name ``engine``'s new connections, and note its checkouts during tests."""
-        event.listen(engine, "connect", self._connected)
+        """Note ``engine``'s checkouts during tests."""
         event.listen(engine, "checkout", self._checked_out)
         event.listen(engine, "checkin", self._checked_in)
 
     def watch_every_engine(self) -> None:
-        """Also name the new connections of engines the application builds from the worker's
-        URL (``uow_database_url``, an engine per call): any engine whose connection would carry
-        the worker's bare name, through a class-level event that rewrites it before connecting
-        (libpq drivers take the name as a connect argument)."""
+        """Name the new connections of every engine that connects with the worker's name."""
         if not event.contains(Engine, "do_connect", self._connecting):
             event.listen(Engine, "do_connect", self._connecting)
 
@@ -99,31 +96,23 @@ class ConnectionNames:
 
     def test_of(self, pid: int, name: str) -> str | None:
         """The test that held backend ``pid`` last, else the one its name carries."""
-        return (
-            self._held_by.get(pid) or self._tests_by_name.get(name) or named_test(name, self.base)
-        )
-
-    def _connected(self, dbapi_connection: Any, record: Any) -> None:
-        # SQLAlchemy's recipe for a statement on each new connection: under autocommit, so
-        # that no transaction is left open to the first user (who may set an isolation level).
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(
-                f"SELECT pg_backend_pid(), set_config('application_name', '{self.current}', false)"
-            )
-            record.info[_PID] = int(cursor.fetchone()[0])
-        finally:
-            cursor.close()
-            dbapi_connection.autocommit = autocommit
+        return self._held_by.get(pid) or self._clipped.get(name) or named_test(name, self.base)
 
     def _connecting(self, dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        if self.test is not None and cparams.get("application_name") == self.base:
+        """libpq drivers take the name as a connect argument, asyncpg among its server
+        settings (a dictionary the engine's connections share: replaced, not changed)."""
+        if self.test is None:
+            return
+        if cparams.get("application_name") == self.base:
             cparams["application_name"] = self.current
+        settings = cparams.get("server_settings")
+        if isinstance(settings, dict) and settings.get("application_name") == self.base:
+            cparams["server_settings"] = {**settings, "application_name": self.current}
 
     def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        pid = record.info.get(_PID)
+        # psycopg2 and psycopg know their backend's pid without asking the server.
+        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        record.info[_PID] = pid
         if pid is not None and self.test is not None:
             self._held_by[pid] = self.test
 

@@ -253,7 +253,8 @@ class WorkerDatabase:
 
     def name_connections_after(self, test: str | None) -> None:
         """Connections opened from now on carry ``test`` (a node id; None for no test) in
-        their application name: the worker engine's, and libpq's that read ``PGAPPNAME``."""
+        their application name: the engines' that connect with the worker's name (see
+        ``naming.py``), and libpq's that read ``PGAPPNAME``."""
         self.names.test = test
         if self._engine is not None:
             os.environ["PGAPPNAME"] = self.names.current
@@ -453,7 +454,7 @@ class WorkerDatabase:
                     "pytest-uow's async sessions need an async driver: pip install "
                     "'pytest-uow[async]' (asyncpg), or psycopg"
                 )
-            self._async_worker = AsyncWorker(self.url, driver, self.names.watch)
+            self._async_worker = AsyncWorker(self.url, driver)
         return self._async_worker
 
     def isolation_level_of(self, original_bind: object) -> str | None:

@@ -31,7 +31,7 @@ from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
 from pytest_uow.isolation.base import Template, identified
-from pytest_uow.locks import Backend, connected_to, end_our_connections
+from pytest_uow.locks import Backend, connected_to, end_our_connections, left_idle
 from pytest_uow.marks import (
     KEPT,
     KEPT_PATTERN,
@@ -41,7 +41,7 @@ from pytest_uow.marks import (
     mark,
     template_mark,
 )
-from pytest_uow.naming import ConnectionNames, is_ours
+from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.sources import SchemaSource
 from pytest_uow.workers import Worker
@@ -101,11 +101,6 @@ def stale_templates(names_newest_first: list[str], current: str) -> list[str]:
     """Of a project's templates, those to drop: all but the newest few, the current one kept."""
     others = [name for name in names_newest_first if name != current]
     return others[KEPT_TEMPLATES - 1 :]
-
-
-def _left_idle(backends: list[Backend], names: ConnectionNames) -> bool:
-    """Whether all of ``backends`` are the worker's, idle in a transaction: left by a test."""
-    return all(b.idle_in_transaction and is_ours(b.application_name, names.base) for b in backends)
 
 
 class _Server:
@@ -350,7 +345,11 @@ class DatabaseIsolation:
         transaction, which never go on their own."""
         deadline = time.monotonic() + _DEPARTURE_WAIT_SECONDS
         connected = connected_to(sql.connection, self.name, names)
-        while connected and not _left_idle(connected, names) and time.monotonic() < deadline:
+        while (
+            connected
+            and not all(left_idle(backend, names) for backend in connected)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.001)
             connected = connected_to(sql.connection, self.name, names)
         ended = []

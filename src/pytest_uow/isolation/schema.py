@@ -64,6 +64,18 @@ def _drop(connection: Connection, schema: str) -> None:
     connection.execute(DropSchema(schema, cascade=True, if_exists=True))
 
 
+def _drop_alone(connection: Connection, schema: str) -> bool:
+    """Drop ``schema`` (not the worker's own) in a transaction of its own, under the lock
+    timeout: whether it went; one somebody holds a lock on is left for the next run."""
+    try:
+        with connection.begin():
+            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            _drop(connection, schema)
+    except DBAPIError:
+        return False
+    return True
+
+
 class SchemaIsolation:
     """The worker's schema: ``<prefix>_<run>_<worker>``."""
 
@@ -146,18 +158,12 @@ class SchemaIsolation:
     def drop_kept(self, server: Engine, worker: str | None) -> list[str]:
         dropped = []
         with server.connect() as connection:
-            kept = connection.execute(text(_KEPT_QUERY), {"kept": KEPT_PATTERN}).all()
+            marked = connection.execute(text(_KEPT_QUERY), {"kept": KEPT_PATTERN}).all()
             connection.commit()
-            for schema, comment in kept:
-                if schema == self.name or not kept_here(schema, comment, self._prefix, worker):
-                    continue
-                try:
-                    with connection.begin():
-                        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-                        _drop(connection, schema)
-                except DBAPIError:
-                    continue  # somebody is looking at it (a lock held): left for next time
-                dropped.append(schema)
+            for schema, comment in marked:
+                ours = schema != self.name and kept_here(schema, comment, self._prefix, worker)
+                if ours and _drop_alone(connection, schema):
+                    dropped.append(schema)
         return sorted(dropped)
 
     def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
@@ -210,12 +216,8 @@ def _reap_abandoned(engine: Engine) -> list[str]:
             if not leased:
                 continue  # a live run's schema
             try:
-                with connection.begin():
-                    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-                    _drop(connection, schema)
-                reaped.append(schema)
-            except DBAPIError:
-                connection.rollback()  # busy after all (lock timeout); the next run tries again
+                if _drop_alone(connection, schema):  # else busy after all: the next run tries
+                    reaped.append(schema)
             finally:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_LEASE_KEY})"), params)
                 connection.commit()

@@ -120,6 +120,19 @@ def own_database(
         connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
 
 
+@pytest.fixture
+def own_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A throwaway server of this test's own, which its inner runs use: for a test that needs
+    the server's whole list of databases to itself (every database-mode run reaps what it finds
+    on its server, so a concurrent test's run could reap, correctly, what this one expects its
+    own run to reap)."""
+    with throwaway_server() as url:
+        monkeypatch.setenv("UOW_DATABASE_URL", url)
+        engine = create_engine(url, poolclass=NullPool)
+        yield engine
+        engine.dispose()
+
+
 @dataclass
 class PublicGuard:
     """A table with rows in ``public``, and a fingerprint of everything ``public`` holds."""

@@ -12,12 +12,12 @@ import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_uow.aio.engines import async_engine_args
     from pytest_uow.binding import Binding
     from pytest_uow.errors import DatabaseSetupError, ServerError, UowError, UowWarning
     from pytest_uow.isolation.registry import ISOLATIONS
-    from pytest_uow.loops import async_engine_args
-    from pytest_uow.options import ENVIRONMENT_VARIABLES
-    from pytest_uow.server import throwaway_server
+    from pytest_uow.server.run import throwaway_server
+    from pytest_uow.settings.options import ENVIRONMENT_VARIABLES
     from pytest_uow.strategies.base import ResetStrategy, ResetTarget
     from pytest_uow.strategies.registry import STRATEGIES
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __version__ = importlib.metadata.version("pytest-uow")
 
 _WHERE = {
-    "ENVIRONMENT_VARIABLES": "pytest_uow.options",
+    "ENVIRONMENT_VARIABLES": "pytest_uow.settings.options",
     "ISOLATIONS": "pytest_uow.isolation.registry",
     "STRATEGIES": "pytest_uow.strategies.registry",
     "Binding": "pytest_uow.binding",
@@ -35,8 +35,8 @@ _WHERE = {
     "ServerError": "pytest_uow.errors",
     "UowError": "pytest_uow.errors",
     "UowWarning": "pytest_uow.errors",
-    "async_engine_args": "pytest_uow.loops",
-    "throwaway_server": "pytest_uow.server",
+    "async_engine_args": "pytest_uow.aio.engines",
+    "throwaway_server": "pytest_uow.server.run",
 }
 
 __all__ = [

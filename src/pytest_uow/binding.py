@@ -6,12 +6,24 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from pytest_uow.loops import AsyncTestSide
+
+class AsyncSide(Protocol):
+    """The test's async side, where async sessions are in use (``aio/test_side.py``)."""
+
+    def bind(self, original_bind: object = None) -> Connection | Engine:
+        """What an async session's sync half binds to, on the running event loop."""
+
+    def track(self, session: Any) -> None:
+        """A session the plugin handed out: closed after the test, on its loop."""
+
+    def session_began(self, session: Session) -> None: ...
+
+    def session_ended(self, session: Session) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -25,8 +37,8 @@ class Binding:
     bind_for: Callable[[object], Connection | Engine] | None = None
     # Sessions the plugin handed out; closed before the reset so they hold no locks.
     sessions: weakref.WeakSet[Session] = field(default_factory=weakref.WeakSet)
-    # The test's async side, where async sessions are in use (``loops.py``).
-    aio: AsyncTestSide | None = None
+    # The test's async side, where async sessions are in use.
+    aio: AsyncSide | None = None
     # Uses of the database the isolation could not serve, refused while the test ran (inside
     # a request, say, where the application may turn the error into a response): the test
     # fails with the first at its end.

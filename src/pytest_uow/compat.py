@@ -1,44 +1,32 @@
 """What differs between the SQLAlchemy versions pytest-uow serves (1.4, 2.0, 2.x), in one place.
-Importable on any SQLAlchemy, so that it can tell an older one apart (``plugin.py``).
 
 The plugin's own engines are 2.0-style everywhere (``future=True`` on 1.4: ``Connection.commit``,
 autobegin), so the rest of the package is written once, against that API. What cannot be made
 alike is asked of this module: which version is installed and whether SQLAlchemy's
-``join_transaction_mode`` exists (2.0), else the 1.4 recipe is used (``strategies/rollback.py``).
+``join_transaction_mode`` exists (2.0), else the 1.4 recipe is used (``savepoints.py``).
+
+The few private names of SQLAlchemy, Alembic and pytest that the plugin cannot do without sit
+here too, each behind one function that ``tests/unit/test_compat.py`` pins on every supported
+version.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import sqlalchemy
 from sqlalchemy.pool import NullPool
 
+from pytest_uow.versions import version_tuple
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
-__all__ = ["SQLALCHEMY_2", "NullPool", "create_engine", "unsupported_sqlalchemy"]
+__all__ = ["SQLALCHEMY_2", "NullPool", "create_engine"]
 
 
-def _version(text: str) -> tuple[int, ...]:
-    """``"2.1.0b2"`` -> ``(2, 1, 0)``: the leading digits of each of the first three parts."""
-    return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split(".")[:3])  # type: ignore[union-attr]
-
-
-SQLALCHEMY_VERSION = _version(sqlalchemy.__version__)
+SQLALCHEMY_VERSION = version_tuple(sqlalchemy.__version__)
 SQLALCHEMY_2 = SQLALCHEMY_VERSION >= (2, 0)
-OLDEST_SUPPORTED = (1, 4, 49)
-
-
-def unsupported_sqlalchemy() -> str | None:
-    """The one line for a project that configured the plugin, if this SQLAlchemy is too old."""
-    if SQLALCHEMY_VERSION >= OLDEST_SUPPORTED:
-        return None
-    return (
-        f"pytest-uow needs SQLAlchemy 1.4.49 or newer (1.4, 2.0, 2.x); this environment has "
-        f"{sqlalchemy.__version__}: pip install 'sqlalchemy>=1.4.49'"
-    )
 
 
 def create_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -74,3 +62,35 @@ def async_sessionmaker(**options: Any) -> Any:
 
     options.setdefault("class_", AsyncSession)
     return sessionmaker(**options)
+
+
+def requested_isolation_level(engine: Engine) -> str | None:
+    """The isolation level an application's engine asks for, if any.
+
+    ``Engine.execution_options(isolation_level=...)`` is public; ``create_engine(
+    isolation_level=...)``, the Cosmic Python spelling, is kept by SQLAlchemy only on the dialect,
+    under a private name that changed in 2.0. It is read, never written, and a SQLAlchemy without
+    it just means the default level.
+    """
+    level: Any = engine.get_execution_options().get("isolation_level")
+    if level is None:
+        level = getattr(engine.dialect, "_on_connect_isolation_level", None)
+    if level is None:  # SQLAlchemy 1.4 keeps it here
+        level = getattr(engine.dialect, "isolation_level", None)
+    return str(level) if level is not None else None
+
+
+def skip_at_item_location(reason: str) -> NoReturn:
+    """Skip the running item, reported at the item's own location (as a skip mark's reason is)
+    rather than at this line: pytest's keyword for it is private."""
+    import pytest
+
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def alembic_steps(script: Any, destination: str, heads: Any, downgrading: bool) -> Any:
+    """Alembic's plan from ``heads`` to ``destination``, step by step (what its own ``upgrade``
+    and ``downgrade`` commands iterate over; private in Alembic)."""
+    if downgrading:
+        return script._downgrade_revs(destination, heads)
+    return script._upgrade_revs(destination, heads)

@@ -1,114 +1,89 @@
-"""The plugin's hooks and wiring, which ``plugin.py`` loads where SQLAlchemy is one pytest-uow
-serves; the work lives in small modules."""
+"""The plugin's hooks, registered by the entry point (``plugin.py``) once the project is seen to
+use pytest-uow; the work lives in small modules. The run is decided here, once: settings, the
+server, the isolation mode, the worker's namespace."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import warnings
-from collections.abc import Generator
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
-from pytest_uow.check_items import MIGRATION_CHECKS, migration_check_items, once_per_run
-from pytest_uow.config import resolve, source_identity
 from pytest_uow.diagnosis import one_line
 from pytest_uow.errors import DatabaseSetupError, UowWarning
-from pytest_uow.fixtures import (
-    _uow_live,
-    _uow_run,
-    uow_async_connection,
-    uow_async_session,
-    uow_async_session_factory,
-    uow_connection,
-    uow_database_url,
-    uow_dsn,
-    uow_engine,
-    uow_live_app,
-    uow_live_server,
-    uow_schema,
-    uow_session,
-    uow_session_factory,
-    uow_worker_index,
-)
-from pytest_uow.isolation.registry import ISOLATIONS
-from pytest_uow.options import ISOLATION, STRATEGY, add_options
+from pytest_uow.migrations.items import MIGRATION_CHECKS, migration_check_items, once_per_run
+from pytest_uow.namespace.opening import drop_kept, scratch_namespace
+from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.report import settings_lines, summary_lines
 from pytest_uow.reset import begin, end, need_of
-from pytest_uow.server import RunServer
+from pytest_uow.server.address import ConfiguredServer, ServerAddress
+from pytest_uow.server.run import RunServer
+from pytest_uow.settings.resolve import Settings, resolve, source_identity
 from pytest_uow.state import STATE, RunState, run_state
-from pytest_uow.strategies.registry import MARKER, MARKER_HELP, STRATEGIES
-from pytest_uow.workers import XdistHooks, hand_back, identify
-from pytest_uow.workspace import WorkerDatabase
-
-__all__ = [
-    "_uow_live",
-    "_uow_run",
-    "uow_async_connection",
-    "uow_async_session",
-    "uow_async_session_factory",
-    "uow_connection",
-    "uow_database_url",
-    "uow_dsn",
-    "uow_engine",
-    "uow_live_app",
-    "uow_live_server",
-    "uow_schema",
-    "uow_session",
-    "uow_session_factory",
-    "uow_worker_index",
-]
+from pytest_uow.strategies.registry import MARKER
+from pytest_uow.workers import LOAD_SECONDS, RECEIVER, WORKER, XDIST_HOOKS, Worker, hand_back
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser, {ISOLATION.ini: tuple(ISOLATIONS), STRATEGY.ini: tuple(STRATEGIES)})
+def _address(settings: Settings, worker: Worker) -> ServerAddress:
+    """The configured server, or the run's throwaway one: decided here, once."""
+    url = settings.database_url
+    if url.value is not None:
+        return ConfiguredServer(url.value, url.source)
+    return RunServer(worker.run_id, worker.controller_pid, settings.pg_bindir.value)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_HELP)
     settings = resolve(config)
-    worker = identify(config)
-    server = None
-    if settings.url.value is None:
-        server = RunServer(worker.run_id, worker.controller_pid, settings.pg_bindir.value)
-    isolation = ISOLATIONS[settings.isolation.value].create(
-        worker, settings.schema_prefix.value, settings.rebuild.value
+    worker = config.stash[WORKER]
+    address = _address(settings, worker)
+    mode = settings.isolation.value
+    prefix = settings.schema_prefix.value
+    namespace = WorkerNamespace(
+        address,
+        worker,
+        mode,
+        prefix,
+        settings.source,
+        rebuild=settings.rebuild.value,
+        keep=settings.keep.value,
+        async_driver=settings.async_driver,
     )
-    state = RunState(
-        settings=settings,
-        worker=worker,
-        server=server,
-        database=WorkerDatabase(settings, worker, server, isolation),
-    )
+    state = RunState(settings=settings, worker=worker, address=address, namespace=namespace)
     config.stash[STATE] = state
-    if settings.check_migrations.value:
-        config.stash[MIGRATION_CHECKS] = once_per_run(state)
+    config.stash[RECEIVER] = state.results.add
+    if settings.migrations is not None and settings.check_migrations.value:
+        scratch = functools.partial(scratch_namespace, address, worker, mode, prefix)
+        config.stash[MIGRATION_CHECKS] = once_per_run(
+            worker.run_id, settings.migrations, settings.models, scratch
+        )
     if settings.rebuild.value and worker.is_controller:
         settings.source.discard_cache()  # before any worker starts: the first one builds
-    if config.pluginmanager.hasplugin("xdist") and worker.is_controller:
-        identity = None
-        if ISOLATIONS[settings.isolation.value].uses_source_identity:
-            identity = functools.partial(source_identity, settings)
-        hooks = XdistHooks(worker, state.results.add, identity)
-        config.pluginmanager.register(hooks, "uow-xdist")
+    xdist_hooks = config.stash.get(XDIST_HOOKS, None)
+    if xdist_hooks is not None and mode.uses_source_identity:
+        xdist_hooks.source_identity = functools.partial(source_identity, settings)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """``uow_drop_kept``: before any worker starts."""
     state = run_state(session.config)
-    if not (state.settings.drop_kept.value and state.worker.is_controller):
+    settings = state.settings
+    if not (settings.drop_kept.value and state.worker.is_controller):
         return
     try:
-        state.results.add({"dropped_kept": state.database.drop_kept()})
+        dropped = drop_kept(
+            state.address, state.worker, settings.isolation.value, settings.schema_prefix.value
+        )
     except SQLAlchemyError as error:
         warnings.warn(
             UowWarning(f"pytest-uow could not drop the kept namespaces: {one_line(error)}"),
             stacklevel=1,
         )
+    else:
+        state.results.add({"dropped_kept": dropped})
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -127,7 +102,7 @@ def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.It
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    """Prepare the worker's database before the first test, so that PGOPTIONS is exported
+    """Prepare the worker's namespace before the first test, so that PGOPTIONS is exported
     before any connection the application opens on its own: in every run where the plugin is
     configured, whether or not a test asks for its fixtures, so that no test writes to the
     database the settings name. Errors are kept for the tests."""
@@ -139,52 +114,47 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         for item in session.items
     ):
         with contextlib.suppress(DatabaseSetupError):  # each test that needs it reports it
-            state.database.open()
+            state.namespace.open()
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The test's isolation comes before any fixture, so that it is undone after them all.
+# Called by the entry point's hooks (``plugin.py``), which pytest registered before the
+# project's conftest files, so that they run after the conftests' own.
 
-    Not ``tryfirst``: pytest sets fixtures up in its own implementation, which runs after this
-    plugin's, while the hooks of the project's conftest files still run before it (they may
-    wait for something the test's isolation depends on)."""
+
+def begin_test(item: pytest.Item) -> None:
     begin(item, run_state(item.config))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
-    """The reset comes after every fixture of the test has finished its teardown."""
-    try:
-        return (yield)
-    finally:
-        end(item, run_state(item.config))
+def end_test(item: pytest.Item) -> None:
+    end(item, run_state(item.config))
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def finish_session(session: pytest.Session) -> None:
     state = run_state(session.config)
-    database = state.database
-    opened = database.is_open
-    problem = database.close()
+    namespace = state.namespace
+    opened = namespace.is_open
+    template = namespace.template
+    problem = namespace.close()
     if problem:
         warnings.warn(UowWarning(problem), stacklevel=1)
-    template = database.template
     results = {
         "database_used": opened,
-        "reaped": database.reaped,
-        "dropped_kept": database.dropped_kept,
-        "kept": [database.name] if opened and state.settings.keep.value else [],
+        "reaped": namespace.reaped,
+        "dropped_kept": namespace.dropped_kept,
+        "kept": [namespace.name] if opened and state.settings.keep.value else [],
         "reset_seconds": state.reset_seconds,
-        "ready_seconds": database.ready_seconds,
+        "ready_seconds": namespace.ready_seconds,
         "template": template.__dict__ if template is not None else None,
         "notes": state.settings.source.notes(),
+        # Of the processes that ran tests (not an xdist controller, which collects none).
+        "load_seconds": session.config.stash.get(LOAD_SECONDS, None) if session.items else None,
     }
     hand_back(session.config, results, state.results.add)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = run_state(config)
-    server_state = state.server.state() if state.server else None
-    for line in summary_lines(state.settings, state.results, server_state):
+    for line in summary_lines(state.settings, state.results, state.address.state()):
         terminalreporter.write_line(line)
 
 
@@ -195,5 +165,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     checks = config.stash.get(MIGRATION_CHECKS, None)
     if checks is not None:
         checks.remove()
-    if state.server is not None:
-        state.server.stop()
+    state.address.stop()

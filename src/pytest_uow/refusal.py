@@ -1,28 +1,20 @@
-"""What the plugin is where the installed SQLAlchemy is one it cannot serve: the options, so
-that a project's settings are recognised, and one line for a project that uses any of them.
-A project that does not is left alone: its pytest runs as if the plugin were not installed."""
+"""What the plugin does where the installed SQLAlchemy is one it cannot serve: a project that
+set any setting is stopped with one line saying what to install; any other runs as if the plugin
+were not installed (its fixtures, if a test asks for one, fail with that same line)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from pytest_uow.compat import unsupported_sqlalchemy
-from pytest_uow.options import SPECS, add_options
+from pytest_uow.versions import unsupported_sqlalchemy
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser, {})
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    where = [spec.env for spec in SPECS if spec.env in os.environ]
-    where += [
-        spec.flag
-        for spec in SPECS
-        if spec.option is not None and config.getoption(spec.option) is not None
-    ]
-    where += [spec.ini for spec in SPECS if config.getini(spec.ini) not in (None, [])]
-    if where:
-        raise pytest.UsageError(f"{unsupported_sqlalchemy()} (configured by {', '.join(where)})")
+def supported(configured_by: list[str]) -> bool:
+    """Whether to load the plugin; raises the usage error where the project configured it on
+    a SQLAlchemy it cannot serve."""
+    problem = unsupported_sqlalchemy()
+    if problem is None:
+        return True
+    if configured_by:
+        raise pytest.UsageError(f"{problem} (configured by {', '.join(configured_by)})")
+    return False

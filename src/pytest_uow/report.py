@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pytest_uow.config import Settings, Sourced
 from pytest_uow.isolation.base import Template
-from pytest_uow.isolation.registry import ISOLATIONS
-from pytest_uow.server import ServerState
+from pytest_uow.server.run import ServerState
+from pytest_uow.settings.options import Spec
+from pytest_uow.settings.resolve import Settings, Sourced
 from pytest_uow.state import RunResults
 
 
@@ -14,26 +14,29 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _shown(label: str, setting: Sourced[object]) -> str:
+def _shown(spec: Spec, setting: Sourced[object]) -> str:
+    """A setting's value as the header shows it: a URL without its password, yes/no as on and
+    off, lists joined, a registry's entry by its name, nothing as the spec says."""
     value = setting.value
-    if label == "server":
-        return value.render_as_string(hide_password=True) if value else "throwaway"  # type: ignore[attr-defined]
+    if value is None:
+        return spec.unset
+    render = getattr(value, "render_as_string", None)
+    if render is not None:
+        return str(render(hide_password=True))
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, tuple):
         shown = (" = ".join(item) if isinstance(item, tuple) else str(item) for item in value)
         return ", ".join(shown) or "none"
-    if value is None:
-        return "discovered" if label == "pg bindir" else "none"
-    return str(value)
+    return str(getattr(value, "name", value))
 
 
 def settings_lines(settings: Settings) -> list[str]:
     """One line per setting: its value and where it came from; and which of two settings that
     could both build the tables does."""
     lines = [
-        f"uow: {label}={_shown(label, setting)} ({setting.source})"
-        for label, setting in settings.all.items()
+        f"uow: {spec.label}={_shown(spec, setting)} ({setting.source})"
+        for spec, setting in settings.all.items()
     ]
     if settings.alembic.value is not None and settings.metadata.value is not None:
         compared = (
@@ -89,7 +92,7 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
             f"uow: throwaway PostgreSQL {server.version} ({server.origin}) "
             f"started in {server.start_seconds:.2f} s"
         )
-    noun = ISOLATIONS[settings.isolation.value].noun
+    noun = settings.isolation.value.noun
     if results.dropped_kept:
         lines.append(
             f"uow: dropped {len(results.dropped_kept)} {noun}(s) kept by earlier runs: "
@@ -99,6 +102,12 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
         lines.append(
             f"uow: reaped {len(results.reaped)} {noun}(s) left by runs that died: "
             + ", ".join(sorted(results.reaped))
+        )
+    if results.load_seconds:
+        loads = results.load_seconds
+        lines.append(
+            f"uow: plugin loaded in {len(loads)} test process(es) in "
+            f"{min(loads) * 1000:.0f}-{max(loads) * 1000:.0f} ms"
         )
     lines += template_lines(results.templates, results.ready_seconds)
     if results.ready_seconds and not results.templates:

@@ -21,25 +21,20 @@ from typing import NoReturn
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
+from pytest_uow.aio.test_side import AsyncTestSide
 from pytest_uow.binding import Binding
-from pytest_uow.check_items import MigrationCheck
-from pytest_uow.config import Sourced
+from pytest_uow.current import CURRENT
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
-from pytest_uow.leaks import leak_report
-from pytest_uow.locks import describe_backends, is_lock_timeout
-from pytest_uow.loops import AsyncTestSide, TestSession
+from pytest_uow.leftovers.leaks import leak_report
+from pytest_uow.leftovers.locks import describe_backends, is_lock_timeout
+from pytest_uow.migrations.items import MigrationCheck
+from pytest_uow.namespace.engines import isolation_level_of
+from pytest_uow.namespace.worker import WorkerNamespace
+from pytest_uow.needs import ASYNC_FIXTURES, FUNCTION_FIXTURES, SESSION_FIXTURES
 from pytest_uow.sessions.registry import rebound
+from pytest_uow.settings.resolve import Sourced
 from pytest_uow.state import RunState
 from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
-from pytest_uow.workspace import WorkerDatabase
-
-ASYNC_FIXTURES = frozenset(
-    {"uow_async_connection", "uow_async_session_factory", "uow_async_session"}
-)
-FUNCTION_FIXTURES = frozenset(
-    {"uow_connection", "uow_session_factory", "uow_session", "uow_live_server"}
-) | (ASYNC_FIXTURES)
-SESSION_FIXTURES = frozenset({"uow_database_url", "uow_dsn", "uow_schema", "uow_engine"})
 
 
 class Need(enum.Enum):
@@ -82,14 +77,12 @@ def _fail(message: str) -> NoReturn:
     pytest.fail(message, pytrace=False)
 
 
-def open_database(state: RunState) -> WorkerDatabase:
-    """The worker's database, open; else the test fails with the one kept reason."""
+def open_database(state: RunState) -> WorkerNamespace:
+    """The worker's namespace, open; else the test fails with the one kept reason."""
     try:
-        state.database.open()
+        return state.namespace.open()
     except DatabaseSetupError as error:
         message = str(error)
-    else:
-        return state.database
     _fail(message)
 
 
@@ -114,32 +107,32 @@ def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, state: RunStat
 
 
 def begin(item: pytest.Item, state: RunState) -> None:
-    """Before the test and all its fixtures: its isolation, if it needs one (the binding is
-    then ``state.binding``), or at least the worker's database, and a watch on it. The
-    connections opened from here on carry the test's name."""
-    state.database.name_connections_after(item.nodeid)
+    """Before the test and all its fixtures: it is the running test (``CURRENT``: connections
+    opened from here on carry its name), with its isolation if it needs one, or at least the
+    worker's namespace open, and a watch on it."""
+    CURRENT.start(item.nodeid)
     marker = item.get_closest_marker(MARKER)
     need = need_of(item, state, marker)
     if need is Need.ISOLATION:
         life = TestLife(state, item, marker)
-        state.binding = life.start()
+        life.start()
         item.stash[_LIFE] = life
         return
     if need is Need.DATABASE:
         open_database(state)
-    if need is not Need.NOTHING and state.database.is_open and not state.database.lost:
+    if need is not Need.NOTHING and state.namespace.is_open and not state.namespace.lost:
         watch = UnaskedTest(state, item.nodeid)
         watch.start()
         item.stash[_WATCH] = watch
 
 
 def end(item: pytest.Item, state: RunState) -> None:
-    """After the test and all its fixtures: its reset and leak check."""
-    state.database.name_connections_after(None)
+    """After the test and all its fixtures: no test runs any more, then its reset and leak
+    check."""
+    CURRENT.clear()
     life = item.stash.get(_LIFE, None)
     if life is not None:
         del item.stash[_LIFE]
-        state.binding = None
         life.finish()
     watch = item.stash.get(_WATCH, None)
     if watch is not None:
@@ -160,37 +153,38 @@ class UnaskedTest:
     __test__ = False
 
     def __init__(self, state: RunState, test: str) -> None:
-        self._database = state.database
+        self._namespace = state.namespace
         self._test = test
         self._check_leaks = state.settings.check_leaks
 
     def start(self) -> None:
         if self._check_leaks.value:
             try:
-                self._database.leak_detector.start()
+                self._namespace.baseline.leak_detector.start()
             except SQLAlchemyError as error:
-                message = self._database.explain(error, f"could not watch {self._test}")
+                message = self._namespace.explain(error, f"could not watch {self._test}")
                 _fail(message)
 
     def finish(self) -> None:
-        database = self._database
+        namespace = self._namespace
+        baseline = namespace.baseline
         message = None
         try:
             if self._check_leaks.value:
-                message = _leak_line(database, self._test, self._check_leaks, None)
-            changed = database.restore_baseline()
+                message = _leak_line(namespace, self._test, self._check_leaks, None)
+            changed = baseline.restore()
         except (SQLAlchemyError, UowError) as error:
-            database.may_hold_rows()
+            baseline.may_hold_rows()
             if isinstance(error, UowError):
                 message = f"pytest-uow could not check {self._test} for rows: {error}"
             else:
-                message = database.explain(error, f"could not check {self._test} for rows")
+                message = namespace.explain(error, f"could not check {self._test} for rows")
         else:
             if changed and message is None:
                 warnings.warn(
                     UowWarning(
                         f"pytest-uow: {self._test} {UNISOLATED} and left rows in "
-                        f"{database.label}, now removed: {', '.join(changed)}; {GIVE_ISOLATION}"
+                        f"{namespace.label}, now removed: {', '.join(changed)}; {GIVE_ISOLATION}"
                     ),
                     stacklevel=1,
                 )
@@ -206,22 +200,23 @@ GIVE_ISOLATION = (
 
 
 def _leak_line(
-    database: WorkerDatabase, test: str, check_leaks: Sourced[bool], strategy: str | None
+    namespace: WorkerNamespace, test: str, check_leaks: Sourced[bool], strategy: str | None
 ) -> str | None:
     """The one line reporting the rows ``test`` left behind, if any; rows left in the worker
     namespace are removed, so that the tests after it start from the baseline. ``strategy``
     is the test's, or None for a test with no isolation of its own."""
+    baseline = namespace.baseline
     try:
-        leaks = database.leak_detector.find()
+        leaks = baseline.leak_detector.find()
         if any(leak.in_worker_namespace for leak in leaks):
-            database.empty()
+            baseline.empty()
     except SQLAlchemyError as error:
-        return database.explain(error, f"could not check {test} for leaks")
+        return namespace.explain(error, f"could not check {test} for leaks")
     if not leaks:
         return None
     line = (
         f"pytest-uow found rows that {test} left behind (uow_check_leaks, {check_leaks.source}): "
-        + leak_report(leaks, database.label, strategy)
+        + leak_report(leaks, namespace.label, strategy)
     )
     return line if strategy else f"{line}; it {UNISOLATED}: {GIVE_ISOLATION}"
 
@@ -236,7 +231,8 @@ class TestLife:
         self._test = item.nodeid
         self._strategy = STRATEGIES[_strategy_name(item, marker, state)]
         self._check_leaks = state.settings.check_leaks
-        self._database = open_database(state)
+        self._namespace = open_database(state)
+        self._baseline = self._namespace.baseline
         self._isolation: AbstractContextManager[Binding] | None = None
         self._rebinding: AbstractContextManager[None] | None = None
         self._uses_async = state.settings.has_async_factories or not ASYNC_FIXTURES.isdisjoint(
@@ -245,59 +241,56 @@ class TestLife:
         self._aio: AsyncTestSide | None = None
         self._binding: Binding | None = None
 
-    def start(self) -> Binding:
-        database = self._database
+    def start(self) -> None:
+        """The test's isolation, and the application's factories re-bound to it; the running
+        test's binding from now on."""
         try:
             if self._check_leaks.value:
-                database.leak_detector.start()
-            self._isolation = self._strategy.isolate(database)
+                self._baseline.leak_detector.start()
+            self._isolation = self._strategy.isolate(self._baseline)
             binding = self._isolation.__enter__()
             if self._uses_async:
                 self._aio = AsyncTestSide(
-                    database.async_worker, binding.commits_are_real, database.isolation_level_of
+                    self._namespace.aio, binding.commits_are_real, isolation_level_of
                 )
                 binding = dataclasses.replace(binding, aio=self._aio)
-                TestSession.current = self._aio
+            CURRENT.isolate(binding)
             if self._state.settings.adapters:
                 self._rebinding = rebound(self._state.settings.adapters, binding)
                 self._rebinding.__enter__()
             self._binding = binding
+            return
         except SQLAlchemyError as error:
-            message = database.explain(
+            message = self._namespace.explain(
                 error, f"could not isolate {self._test} ({self._strategy.name})"
             )
         except UowError as error:
             message = f"pytest-uow could not isolate {self._test}: {error}"
-        else:
-            return binding
         self._exit_quietly()
         _fail(message)
 
     def _exit_quietly(self) -> None:
         """After a failed start: undo what was entered; the start's error is the one shown."""
-        TestSession.current = None
         for context in (self._rebinding, self._isolation):
             if context is not None:
                 try:
                     context.__exit__(None, None, None)
                 except (SQLAlchemyError, UowError):
-                    self._database.may_hold_rows()
+                    self._baseline.may_hold_rows()
 
     def finish(self) -> None:
         """Reset, then check for leaks; fail the test in one line if either went wrong."""
-        database = self._database
         started = time.perf_counter()
         message = None
         try:
             if self._rebinding is not None:
                 self._rebinding.__exit__(None, None, None)
             if self._aio is not None:
-                TestSession.current = None
                 self._aio.end()
             assert self._isolation is not None
             self._isolation.__exit__(None, None, None)
         except (SQLAlchemyError, UowError) as error:
-            database.may_hold_rows()
+            self._baseline.may_hold_rows()
             message = self._reset_failure(error)
         else:
             self._state.record_reset(self._strategy.name, time.perf_counter() - started)
@@ -305,20 +298,20 @@ class TestLife:
         if message is None and self._binding is not None and self._binding.refusals:
             message = f"pytest-uow: {self._test}: {self._binding.refusals[0]}"
         if message is None and self._check_leaks.value:
-            message = _leak_line(database, self._test, self._check_leaks, self._strategy.name)
+            message = _leak_line(
+                self._namespace, self._test, self._check_leaks, self._strategy.name
+            )
         if message is not None:
             _fail(message)
 
     def _reset_failure(self, error: Exception) -> str:
-        database = self._database
         failed = (
-            f"could not reset the {database.isolation.noun} after {self._test} "
-            f"({self._strategy.name})"
+            f"could not reset the {self._namespace.noun} after {self._test} ({self._strategy.name})"
         )
         if isinstance(error, UowError):
             return f"pytest-uow {failed}: {error}"
         assert isinstance(error, SQLAlchemyError)
-        message = database.explain(error, failed)
+        message = self._namespace.explain(error, failed)
         if is_lock_timeout(error):
             message += (
                 "; a connection, session or thread the test opened still holds a lock on it: "
@@ -327,14 +320,13 @@ class TestLife:
         return message
 
     def _warn_about_ended_backends(self) -> None:
-        database = self._database
-        backends = database.take_ended_backends()
+        backends = self._baseline.take_ended()
         if backends:
             warnings.warn(
                 UowWarning(
                     f"pytest-uow terminated {len(backends)} connection(s) of this worker holding "
-                    f"locks on {database.label}, so that the reset after {self._test} could "
-                    f"run ({describe_backends(backends)}): close connections, sessions and "
+                    f"locks on {self._namespace.label}, so that the reset after {self._test} "
+                    f"could run ({describe_backends(backends)}): close connections, sessions and "
                     "threads in the tests that left them, or their fixtures"
                 ),
                 stacklevel=1,

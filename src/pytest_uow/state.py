@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_uow.binding import Binding
-from pytest_uow.config import Settings
 from pytest_uow.isolation.base import Template
-from pytest_uow.server import RunServer
+from pytest_uow.namespace.worker import WorkerNamespace
+from pytest_uow.server.address import ServerAddress
+from pytest_uow.settings.resolve import Settings
 from pytest_uow.workers import Worker, WorkerResults
-from pytest_uow.workspace import WorkerDatabase
 
 
 @dataclass
@@ -30,12 +29,16 @@ class RunResults:
     templates: list[Template] = field(default_factory=list)
     # What the schema source said about the workers' builds, each said once.
     notes: list[str] = field(default_factory=list)
+    # Per process that used the plugin (a worker, or the one process): seconds loading it.
+    load_seconds: list[float] = field(default_factory=list)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
         self.reaped.extend(results.get("reaped", []))
         self.dropped_kept.extend(results.get("dropped_kept", []))
         self.database_used |= bool(results.get("database_used"))
+        if results.get("load_seconds") is not None:
+            self.load_seconds.append(results["load_seconds"])
         if results.get("ready_seconds") is not None:
             self.ready_seconds.append(results["ready_seconds"])
         if results.get("template") is not None:
@@ -47,16 +50,17 @@ class RunResults:
 
 @dataclass
 class RunState:
+    """The run as this process decided it once, in ``pytest_configure``: its settings, who this
+    process is, the server, and the worker's namespace on it."""
+
     settings: Settings
     worker: Worker
-    server: RunServer | None
-    database: WorkerDatabase
+    address: ServerAddress
+    namespace: WorkerNamespace
     # This process's own reset timings; sent to the controller at the end.
     reset_seconds: dict[str, list[float]] = field(default_factory=dict)
     # The controller's view of the whole run.
     results: RunResults = field(default_factory=RunResults)
-    # What the running test works with, while it has an isolation of its own.
-    binding: Binding | None = None
 
     def record_reset(self, strategy: str, seconds: float) -> None:
         self.reset_seconds.setdefault(strategy, []).append(seconds)

@@ -24,6 +24,7 @@ _INDEX = "uow_worker_index"
 
 # What a worker reports at its end: plain, picklable values only.
 WorkerResults = dict[str, Any]
+Receiver = Callable[[WorkerResults], None]
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,13 @@ def hand_back(
 class XdistHooks:
     """Registered in the controller only where pytest-xdist is installed: the run identity out
     to each worker, and each worker's results back to ``receive``. ``source_identity``, if
-    given, is called once, for the first worker."""
+    set (by the plugin, where the isolation names namespaces by it), is called once, for the
+    first worker."""
 
-    def __init__(
-        self,
-        controller: Worker,
-        receive: Callable[[WorkerResults], None],
-        source_identity: Callable[[], str] | None = None,
-    ) -> None:
+    def __init__(self, controller: Worker, receive: Receiver) -> None:
         self._controller = controller
         self._receive = receive
-        self._source_identity = source_identity
+        self.source_identity: Callable[[], str] | None = None
         self._identity: str | None = None
         self._indexes: dict[str, int] = {}  # by xdist worker id
 
@@ -104,9 +101,9 @@ class XdistHooks:
         worker_id = node.gateway.id
         node.workerinput[_INDEX] = self._indexes.setdefault(worker_id, len(self._indexes))
         node.workerinput[_CONTROLLER_PID] = self._controller.controller_pid
-        if self._source_identity is not None:
+        if self.source_identity is not None:
             if self._identity is None:
-                self._identity = self._source_identity()
+                self._identity = self.source_identity()
             node.workerinput[_SOURCE_IDENTITY] = self._identity
 
     @pytest.hookimpl
@@ -114,3 +111,12 @@ class XdistHooks:
         results = getattr(node, "workeroutput", {}).get(_RESULTS)
         if results is not None:
             self._receive(results)
+
+
+WORKER = pytest.StashKey[Worker]()
+XDIST_HOOKS = pytest.StashKey[XdistHooks]()
+# Where the controller's plugin takes the workers' results, once it is loaded.
+RECEIVER = pytest.StashKey[Receiver]()
+# How long loading the plugin took in this process: importing it (SQLAlchemy with it) and
+# resolving the settings.
+LOAD_SECONDS = pytest.StashKey[float]()

@@ -18,10 +18,10 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL, Engine
 
-from pytest_uow.locks import Backend
-from pytest_uow.naming import ConnectionNames
+from pytest_uow.leftovers.locks import Backend
+from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.scope import Scope
-from pytest_uow.sources import SchemaSource
+from pytest_uow.sources.base import SchemaSource
 from pytest_uow.workers import Worker
 
 CONNECT_TIMEOUT_SECONDS = "10"

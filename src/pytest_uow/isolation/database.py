@@ -30,8 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.diagnosis import sqlstate
 from pytest_uow.errors import UowError
-from pytest_uow.isolation.base import Template, identified
-from pytest_uow.locks import Backend, connected_to, end_our_connections, left_idle
+from pytest_uow.isolation.base import IsolationMode, Template, identified
+from pytest_uow.leftovers.locks import Backend, connected_to, end_our_connections, left_idle
+from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.marks import (
     KEPT,
     KEPT_PATTERN,
@@ -41,9 +42,8 @@ from pytest_uow.marks import (
     mark,
     template_mark,
 )
-from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
-from pytest_uow.sources import SchemaSource
+from pytest_uow.sources.base import SchemaSource, build
 from pytest_uow.workers import Worker
 
 PRIVILEGE = (
@@ -300,7 +300,7 @@ class DatabaseIsolation:
                 builder = create_engine(server.url.set(database=scratch), poolclass=NullPool)
                 try:
                     with builder.begin() as connection:
-                        source.build(connection)
+                        build(source, connection)
                 finally:
                     builder.dispose()
                 sql.rename(scratch, name)
@@ -385,3 +385,13 @@ class DatabaseIsolation:
             self._server.connection.invalidate()
             self._server.connection.close()
             self._server = None
+
+
+MODE = IsolationMode(
+    "database",
+    DatabaseIsolation.noun,
+    DatabaseIsolation,
+    refusal,
+    PRIVILEGE,
+    uses_source_identity=True,
+)

@@ -1,30 +1,27 @@
-"""The one list of isolation modes: ``uow_isolation``'s choices come from it."""
+"""The one list of isolation modes: ``uow_isolation``'s choices come from it. The names are
+known without importing the modes (every pytest run reads them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from pytest_uow.isolation import database, schema
-from pytest_uow.isolation.base import IsolationMode
+from pytest_uow.loading import LazyRegistry
 
-ISOLATIONS: Mapping[str, IsolationMode] = {
-    mode.name: mode
-    for mode in (
-        IsolationMode(
-            "schema",
-            schema.SchemaIsolation.noun,
-            schema.SchemaIsolation,
-            schema.refusal,
-            schema.PRIVILEGE,
-        ),
-        IsolationMode(
-            "database",
-            database.DatabaseIsolation.noun,
-            database.DatabaseIsolation,
-            database.refusal,
-            database.PRIVILEGE,
-            uses_source_identity=True,
-        ),
-    )
-}
+if TYPE_CHECKING:
+    from pytest_uow.isolation.base import IsolationMode
+
+
+def _mode(entry: Any) -> IsolationMode:
+    mode: IsolationMode = entry
+    return mode
+
+
+ISOLATIONS: Mapping[str, IsolationMode] = LazyRegistry(
+    {
+        "schema": "pytest_uow.isolation.schema:MODE",
+        "database": "pytest_uow.isolation.database:MODE",
+    },
+    _mode,
+)
 DEFAULT_ISOLATION = "schema"

@@ -15,12 +15,12 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from pytest_uow.isolation.base import Template, identified
-from pytest_uow.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.isolation.base import IsolationMode, Template, identified
+from pytest_uow.leftovers.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
+from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.marks import KEPT, KEPT_PATTERN, OWNED, OWNED_PATTERN, kept_here, mark
-from pytest_uow.naming import ConnectionNames
 from pytest_uow.scope import Scope
-from pytest_uow.sources import SchemaSource
+from pytest_uow.sources.base import SchemaSource, build
 from pytest_uow.workers import Worker
 
 _LEASE_KEY = "hashtextextended(:schema, 0)"
@@ -120,7 +120,7 @@ class SchemaIsolation:
         self._lease = _take_lease(server, self.name)
         with engine.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
-            source.build(connection)
+            build(source, connection)
 
     def create_empty(self, server: Engine, engine: Engine) -> None:
         """Created through the server's engine, so that ``engine`` first connects with the
@@ -143,7 +143,7 @@ class SchemaIsolation:
             ddl = source.ddl(dialect)
             connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{ddl or ''}")
             if ddl is None:
-                source.build(connection)
+                build(source, connection)
             else:
                 source.fill(connection)
 
@@ -222,3 +222,6 @@ def _reap_abandoned(engine: Engine) -> list[str]:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_LEASE_KEY})"), params)
                 connection.commit()
     return reaped
+
+
+MODE = IsolationMode("schema", SchemaIsolation.noun, SchemaIsolation, refusal, PRIVILEGE)

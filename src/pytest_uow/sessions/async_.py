@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_scoped_session
 from sqlalchemy.orm import Session
 
+from pytest_uow.aio.test_side import TestSession
 from pytest_uow.binding import Binding
-from pytest_uow.loops import TestSession
 from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
 
 _DEFAULTS: dict[str, Any] = {**SESSION_DEFAULTS, "sync_session_class": Session}

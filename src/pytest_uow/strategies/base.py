@@ -46,6 +46,5 @@ class ResetStrategy(Protocol):
     """Isolates one test; its writes are gone when the context exits."""
 
     name: ClassVar[str]
-    summary: ClassVar[str]
 
     def isolate(self, target: ResetTarget) -> AbstractContextManager[Binding]: ...

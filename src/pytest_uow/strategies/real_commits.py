@@ -32,7 +32,6 @@ class _RealCommitsStrategy(abc.ABC):
     """Real commits during the test; each subclass says how the namespace is reset after."""
 
     name: ClassVar[str]
-    summary: ClassVar[str]
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:
@@ -49,7 +48,6 @@ class TruncateStrategy(_RealCommitsStrategy):
     """Afterwards the tables that hold rows are emptied (see ``cleaning.py``)."""
 
     name: ClassVar[str] = "truncate"
-    summary: ClassVar[str] = "real commits, seen by other connections; dirty tables emptied"
 
     def reset(self, target: ResetTarget) -> None:
         target.empty()
@@ -59,7 +57,6 @@ class RecreateStrategy(_RealCommitsStrategy):
     """Afterwards the worker namespace is dropped and built again."""
 
     name: ClassVar[str] = "recreate"
-    summary: ClassVar[str] = "real commits; schema dropped and rebuilt, for tests that alter it"
 
     def reset(self, target: ResetTarget) -> None:
         target.rebuild()

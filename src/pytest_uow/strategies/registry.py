@@ -1,24 +1,43 @@
 """The one list of strategies: the command line's choices, the marker's valid values, the
-README's table and ``benchmarks/compare.py`` all read it."""
+README's table and ``benchmarks/compare.py`` all read it. Names and summaries are known without
+importing the implementations (every pytest run reads them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from pytest_uow.strategies.base import ResetStrategy
-from pytest_uow.strategies.real_commits import RecreateStrategy, TruncateStrategy
-from pytest_uow.strategies.rollback import RollbackStrategy
+from pytest_uow.loading import LazyRegistry
 
-STRATEGIES: Mapping[str, ResetStrategy] = {
-    strategy.name: strategy
-    for strategy in (RollbackStrategy(), TruncateStrategy(), RecreateStrategy())
+if TYPE_CHECKING:
+    from pytest_uow.strategies.base import ResetStrategy
+
+SUMMARIES = {
+    "rollback": "one transaction per test, rolled back; fastest; one connection",
+    "truncate": "real commits, seen by other connections; dirty tables emptied",
+    "recreate": "real commits; schema dropped and rebuilt, for tests that alter it",
 }
-DEFAULT_STRATEGY = RollbackStrategy.name
+
+
+def _instance(strategy_class: Any) -> ResetStrategy:
+    strategy: ResetStrategy = strategy_class()
+    return strategy
+
+
+STRATEGIES: Mapping[str, ResetStrategy] = LazyRegistry(
+    {
+        "rollback": "pytest_uow.strategies.rollback:RollbackStrategy",
+        "truncate": "pytest_uow.strategies.real_commits:TruncateStrategy",
+        "recreate": "pytest_uow.strategies.real_commits:RecreateStrategy",
+    },
+    _instance,
+)
+DEFAULT_STRATEGY = "rollback"
 
 MARKER = "uow"
 MARKER_HELP = (
     f"{MARKER}(strategy='rollback'): how this test's (class's, module's) writes are undone: "
-    + "; ".join(f"{name}: {strategy.summary}" for name, strategy in STRATEGIES.items())
+    + "; ".join(f"{name}: {summary}" for name, summary in SUMMARIES.items())
 )
 
 

@@ -19,7 +19,6 @@ class RollbackStrategy:
     """
 
     name: ClassVar[str] = "rollback"
-    summary: ClassVar[str] = "one transaction per test, rolled back; fastest; one connection"
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:

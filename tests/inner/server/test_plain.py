@@ -19,3 +19,13 @@ def test_untouched():
     assert "PGAPPNAME" not in os.environ
     # A server would have been started by now, by this process, under a watchdog child.
     assert children_of_this_process() == []
+
+
+def test_the_plugin_was_never_loaded(pytestconfig):
+    """Only the entry point: neither the plugin's hooks nor SQLAlchemy were imported for it."""
+    import sys
+
+    assert "pytest_uow.plugin" in sys.modules
+    assert "pytest_uow.hooks" not in sys.modules
+    assert "sqlalchemy" not in sys.modules
+    assert not pytestconfig.pluginmanager.has_plugin("uow-hooks")

@@ -1,0 +1,166 @@
+"""The worker's namespace as async code reaches it: an async engine per event loop, and the test's
+connection kept on it, opened on the loop that first needs them.
+
+Async connections belong to the event loop they were opened on, and a test's loop may live for
+one test (pytest-asyncio's default) or the whole session (``loop_scope="session"``, anyio); the
+plugin cannot tell beforehand, and must open nothing on a loop the test does not run on. What was
+opened on a loop is released on that same loop: after the test if the loop lives on, or, if the
+loop closes first, by a task that waits on it and is cancelled, and so runs its cleanup, when
+the loop's runner shuts down (``asyncio.Runner``, which pytest-asyncio, anyio and ``asyncio.run``
+use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from pytest_uow.errors import UowError
+
+ASYNC_DRIVERS = ("asyncpg", "psycopg_async")
+_ANOTHER_OPERATION = "another operation is in progress"
+CONCURRENT_USE = (
+    "two tasks used the test's one connection at once; under the rollback strategy every "
+    "session of a test shares one connection: give the test @pytest.mark.uow(strategy="
+    '"truncate") to let each task have a connection of its own'
+)
+
+
+def async_engine_args(url: str | URL, driver: str = "asyncpg") -> tuple[URL, dict[str, Any]]:
+    """``url`` (``uow_database_url``, say) for an async ``driver``, and the connect arguments
+    it needs: ``create_async_engine(url, connect_args=connect_args)`` then reaches the worker's
+    namespace. psycopg is libpq: the URL serves as it is. asyncpg ignores libpq's ``options``
+    and ``PGOPTIONS``, and takes neither ``application_name`` nor ``connect_timeout``: they
+    become its ``server_settings`` and ``timeout``."""
+    url = make_url(url).set(drivername=f"postgresql+{driver}")
+    if driver != "asyncpg":
+        return url, {}
+    query: dict[str, str | tuple[str, ...]] = dict(url.query)
+    settings: dict[str, str] = {}
+    options = query.pop("options", "")
+    for option in (options if isinstance(options, str) else " ".join(options)).split():
+        name, _, value = option.removeprefix("-c").partition("=")
+        if name and value:
+            settings[name] = value
+    application_name = query.pop("application_name", ())
+    if isinstance(application_name, str):
+        settings["application_name"] = application_name
+    connect_args: dict[str, Any] = {"server_settings": settings}
+    timeout = query.pop("connect_timeout", ())
+    if isinstance(timeout, str):
+        connect_args["timeout"] = float(timeout)
+    return url.set(query=query), connect_args
+
+
+class OnLoop:
+    """What the worker opened on one event loop: its engine, and the test connection kept on it
+    from test to test."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, engine: AsyncEngine) -> None:
+        self.loop = loop
+        self.engine = engine
+        self.connection: AsyncConnection | None = None
+        self.connecting = False  # a task is opening ``connection``
+        self.engines_by_isolation: dict[str, AsyncEngine] = {}
+        self._stop = asyncio.Event()
+        # Strongly held: the loop keeps only a weak reference to its tasks.
+        self.guard = loop.create_task(self._guard())
+
+    async def _guard(self) -> None:
+        try:
+            await self._stop.wait()
+        finally:
+            await self.release()
+
+    async def end_test(self, sessions: list[AsyncSession]) -> None:
+        """Close the sessions the plugin handed out, roll back the test's transaction; the
+        connection stays for the next test."""
+        for session in sessions:
+            with contextlib.suppress(SQLAlchemyError):
+                await session.close()
+        connection = self.connection
+        if connection is not None and connection.in_transaction():
+            try:
+                await connection.rollback()
+            except SQLAlchemyError:
+                await connection.invalidate()
+                self.connection = None
+
+    async def release(self) -> None:
+        """Close the kept connection, whatever its state, and every connection of the engines'
+        pools (the loop's end; or a worker database about to be replaced: the next use
+        connects to the new one)."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:
+                # Left busy or broken by the test (tasks still using it as the loop shuts
+                # down): invalidated outside SQLAlchemy's greenlet, the driver terminates the
+                # connection at once, with nothing to wait for.
+                with contextlib.suppress(Exception):
+                    sync_connection = connection.sync_connection
+                    if sync_connection is not None:
+                        sync_connection.invalidate()
+        for engine in [self.engine, *self.engines_by_isolation.values()]:
+            await engine.dispose()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class AsyncWorker:
+    """The worker's async engines, one per event loop, all on the worker's namespace."""
+
+    def __init__(self, worker_url: URL, driver: str) -> None:
+        self.driver = driver
+        self._url, self._connect_args = async_engine_args(worker_url, driver)
+        self._loops: dict[asyncio.AbstractEventLoop, OnLoop] = {}
+
+    def on_running_loop(self) -> OnLoop:
+        """The state of the running loop, opened on it now if this is its first need."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UowError(
+                "pytest-uow's async sessions need a running event loop: use them in an async "
+                "test (pytest-asyncio or anyio)"
+            ) from None
+        state = self._loops.get(loop)
+        if state is None:
+            for stale in [old for old in self._loops if old.is_closed()]:
+                del self._loops[stale]
+            engine = create_async_engine(self._url, connect_args=self._connect_args)
+            _explain_concurrent_use(engine.sync_engine)
+            state = self._loops[loop] = OnLoop(loop, engine)
+        return state
+
+    def release_connections(self) -> None:
+        """Before the worker database is replaced (``recreate``): every connection to it
+        closed, on its loop (a loop that closed took its connections with it)."""
+        for loop, state in list(self._loops.items()):
+            if not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(state.release())
+
+    def close(self) -> None:
+        """The worker's end: release what is open on loops that are still there."""
+        for loop, state in list(self._loops.items()):
+            if not loop.is_closed() and not loop.is_running():
+                state.stop()
+                loop.run_until_complete(state.guard)
+        self._loops.clear()
+
+
+def _explain_concurrent_use(engine: Engine) -> None:
+    """asyncpg's "another operation is in progress" becomes the line that says what to do."""
+
+    @event.listens_for(engine, "handle_error")
+    def explain(context: Any) -> None:
+        if _ANOTHER_OPERATION in str(context.original_exception):
+            raise UowError(CONCURRENT_USE) from context.original_exception

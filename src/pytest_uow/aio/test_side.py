@@ -1,0 +1,193 @@
+"""One test's async side: nothing is opened until a session needs a connection, inside the test's
+running loop, in SQLAlchemy's greenlet, through the sessions' ``get_bind``; what it opened is
+rolled back on that loop after the test (``engines.py`` keeps what outlives the test)."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
+
+from pytest_uow.aio.engines import CONCURRENT_USE, AsyncWorker, OnLoop
+from pytest_uow.compat import async_sessionmaker as make_async_sessionmaker
+from pytest_uow.current import CURRENT
+from pytest_uow.errors import UowError
+from pytest_uow.savepoints import join_sessions, release
+
+_OTHER_LOOP_WAIT = 10.0  # seconds the end of a test waits for a rollback on another thread's loop
+
+
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class AsyncTestSide:
+    """One test's async side: under ``rollback`` one connection, in a transaction rolled back
+    after the test, that every async session of the test joins; under real commits, the
+    worker's async engine of the loop."""
+
+    def __init__(
+        self,
+        worker: AsyncWorker,
+        real_commits: bool,
+        isolation_level_of: Callable[[object], str | None],
+    ) -> None:
+        self._worker = worker
+        self.real_commits = real_commits
+        self._isolation_level_of = isolation_level_of
+        self._loop: OnLoop | None = None
+        self._sessions: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
+        # Per task, the sessions with a transaction on the test's one connection (rollback).
+        # A task that is done (a fixture's setup) runs nothing at the same time as another.
+        self._open_by_task: dict[asyncio.Task[Any] | None, set[int]] = {}
+
+    def _state(self) -> OnLoop:
+        state = self._worker.on_running_loop()
+        if self._loop is None:
+            self._loop = state
+        elif self._loop is not state:
+            raise UowError(
+                "the test's async sessions ran on two event loops: a fixture and the test run "
+                "on different loops (give them the same loop scope: pytest-asyncio's "
+                "loop_scope, or asyncio_default_fixture_loop_scope), or the test and the live "
+                "server (use the truncate strategy for that test)"
+            )
+        return state
+
+    def bind(self, original_bind: object = None) -> Connection | Engine:
+        """What a session binds to, on the running loop (called in SQLAlchemy's greenlet)."""
+        state = self._state()
+        if self.real_commits:
+            level = self._isolation_level_of(original_bind)
+            if level is None:
+                return state.engine.sync_engine
+            if level not in state.engines_by_isolation:
+                state.engines_by_isolation[level] = state.engine.execution_options(
+                    isolation_level=level
+                )
+            return state.engines_by_isolation[level].sync_engine
+        connection = state.connection
+        if connection is None or connection.closed or connection.invalidated:
+            # Connecting awaits: another task asking meanwhile would open a second connection,
+            # one that nobody rolls back.
+            if state.connecting:
+                raise UowError(CONCURRENT_USE)
+            state.connecting = True
+            try:
+                opened = state.engine.sync_engine.connect()
+            finally:
+                state.connecting = False
+            connection = state.connection = AsyncConnection(state.engine, opened)
+        sync_connection = connection.sync_connection
+        assert sync_connection is not None
+        if not sync_connection.in_transaction():
+            sync_connection.begin()
+            join_sessions(sync_connection)
+        return sync_connection
+
+    def session_began(self, session: Session) -> None:
+        """Under rollback every session of the test shares one connection: a second task
+        beginning on it while another task's session is in a transaction would interleave
+        their statements (and their savepoints) on it."""
+        if self.real_commits:
+            return
+        task = asyncio.current_task()
+        if any(
+            other is not task and open_ and other is not None and not other.done()
+            for other, open_ in self._open_by_task.items()
+        ):
+            raise UowError(CONCURRENT_USE)
+        self._open_by_task.setdefault(task, set()).add(id(session))
+
+    def session_ended(self, session: Session) -> None:
+        for open_ in self._open_by_task.values():
+            open_.discard(id(session))
+
+    def track(self, session: AsyncSession) -> None:
+        """A session the plugin handed out: closed after the test, on its loop."""
+        self._sessions.add(session)
+
+    def end(self) -> None:
+        """After the test: its transaction rolled back on its loop, if the loop is still there
+        (if it closed, its guard did that already)."""
+        state, self._loop = self._loop, None
+        if state is not None and state.connection is not None:
+            sync_connection = state.connection.sync_connection
+            if sync_connection is not None:
+                release(sync_connection)
+        if state is None or state.loop.is_closed():
+            return
+        ending = state.end_test(list(self._sessions))
+        if state.loop.is_running():
+            if _loop_of_this_thread() is state.loop:
+                ending.close()
+                raise UowError(
+                    "pytest-uow cannot roll back the test's async connection: its event loop "
+                    "is still running after the test"
+                )
+            # The loop of another thread (a live server's): the rollback is run there.
+            asyncio.run_coroutine_threadsafe(ending, state.loop).result(_OTHER_LOOP_WAIT)
+            return
+        state.loop.run_until_complete(ending)
+
+
+class TestSession(Session):
+    """The sync half of every async session pytest-uow points at a test: its bind is the
+    running test's (``CURRENT``), looked up when it first needs one, on the loop running it."""
+
+    __test__ = False
+    original_bind: object = None  # the application's own engine, for its isolation level
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Connection | Engine:
+        side = CURRENT.aio
+        if side is None:
+            raise UowError(
+                "this async session outlived its test: pytest-uow binds async sessions only "
+                "while a test runs"
+            )
+        return side.bind(self.original_bind)
+
+
+@event.listens_for(TestSession, "after_begin")
+def _began(session: Session, transaction: Any, connection: Connection) -> None:
+    side = CURRENT.aio
+    if side is not None and isinstance(session, TestSession):
+        side.session_began(session)
+
+
+@event.listens_for(TestSession, "after_transaction_end")
+def _ended(session: Session, transaction: Any) -> None:
+    side = CURRENT.aio
+    if transaction.parent is None and side is not None:
+        side.session_ended(session)
+
+
+class _HandedOutAsyncSession(AsyncSession):
+    """An AsyncSession of ``uow_async_session_factory``: closed by the plugin after the test,
+    on the test's event loop (a sync teardown cannot await ``close()``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        side = CURRENT.aio
+        if side is not None:
+            side.track(self)
+
+
+def handed_out_async_sessionmaker(session_options: Mapping[str, Any]) -> Any:
+    """The factory of ``uow_async_session_factory``: its sessions' sync half is ``TestSession``,
+    bound to the running test."""
+    return make_async_sessionmaker(
+        class_=_HandedOutAsyncSession,
+        sync_session_class=TestSession,
+        expire_on_commit=False,  # as SQLAlchemy advises for asyncio: no implicit IO after commit
+        **dict(session_options),
+    )

@@ -1,0 +1,126 @@
+"""Which test a connection of the worker belongs to, so that one left behind names its test.
+
+The worker's backends are known by their application name, ``pytest-uow <run> <worker>``
+(``Worker.application_name``), which the worker's URLs carry. While a test runs, every engine
+that connects with that name, the worker's own and those the application builds from
+``uow_database_url`` (sync, or async through ``async_engine_args``), connects with the test
+added to it, clipped to what PostgreSQL keeps: one class-level ``do_connect`` event rewrites the
+connect arguments, at no cost to the connection. libpq clients that read ``PGAPPNAME`` (the
+application's own engines, its child processes) get the same name from the environment. A
+pooled connection of the worker engine checked out while a test runs is noted against that test
+until it is checked in again: a connection left idle in a transaction is one the test never
+gave back, whoever opened it. The note costs a dictionary write per checkout.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from pytest_uow.current import CURRENT
+
+# PostgreSQL keeps this many bytes of an application name (NAMEDATALEN - 1), and shows any
+# character that is not printable ASCII as "?".
+_NAME_BYTES = 63
+_KEPT_CHARACTERS = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c'\\")
+_PID = "pytest_uow_backend_pid"
+
+
+def application_name(base: str, test: str | None) -> str:
+    """``base``, and the test's node id after it, its start dropped if it does not fit."""
+    if test is None:
+        return base
+    label = "".join(c if c in _KEPT_CHARACTERS else "?" for c in test)
+    room = _NAME_BYTES - len(base) - 1
+    if len(label) > room:
+        label = "..." + label[len(label) - room + 3 :]
+    return f"{base} {label}"
+
+
+def is_ours(name: str, base: str) -> bool:
+    """Whether a backend's application name is this worker's (with a test in it or not)."""
+    return name == base or name.startswith(f"{base} ")
+
+
+def named_test(name: str, base: str) -> str | None:
+    """The test an application name of ours carries, as far as it was kept."""
+    prefix = f"{base} "
+    if not name.startswith(prefix):
+        return None
+    return name[len(prefix) :] or None
+
+
+class ConnectionNames:
+    """The worker's connections by test: the name each new one gets, and who holds which."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._held_by: dict[int, str] = {}  # backend pid -> the test that checked it out
+        # Names given where the node id did not fit -> the whole node id.
+        self._clipped: dict[str, str] = {}
+        self._named: tuple[str | None, str] = (None, base)  # the last test, and its name
+
+    @property
+    def current(self) -> str:
+        """The application name of a connection opened now, by the running test."""
+        return self.name_for(CURRENT.nodeid)
+
+    def name_for(self, test: str | None) -> str:
+        """The application name of a connection opened while ``test`` runs (None: no test)."""
+        if self._named[0] != test:
+            name = application_name(self.base, test)
+            if test is not None and named_test(name, self.base) != test:
+                self._clipped[name] = test
+            self._named = (test, name)
+        return self._named[1]
+
+    def watch(self, engine: Engine) -> None:
+        """Note ``engine``'s checkouts during tests."""
+        event.listen(engine, "checkout", self._checked_out)
+        event.listen(engine, "checkin", self._checked_in)
+
+    def watch_every_engine(self) -> None:
+        """Name the new connections of every engine that connects with the worker's name."""
+        if not event.contains(Engine, "do_connect", self._connecting):
+            event.listen(Engine, "do_connect", self._connecting)
+
+    def stop_watching_every_engine(self) -> None:
+        if event.contains(Engine, "do_connect", self._connecting):
+            event.remove(Engine, "do_connect", self._connecting)
+
+    def forget(self, connection: Connection) -> None:
+        """``connection`` is the plugin's own from now on, whichever test checked it out."""
+        pid = connection.info.get(_PID)
+        if pid is not None:
+            self._held_by.pop(pid, None)
+
+    def test_of(self, pid: int, name: str) -> str | None:
+        """The test that held backend ``pid`` last, else the one its name carries."""
+        return self._held_by.get(pid) or self._clipped.get(name) or named_test(name, self.base)
+
+    def _connecting(self, dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        """libpq drivers take the name as a connect argument, asyncpg among its server
+        settings (a dictionary the engine's connections share: replaced, not changed)."""
+        if CURRENT.nodeid is None:
+            return
+        if cparams.get("application_name") == self.base:
+            cparams["application_name"] = self.current
+        settings = cparams.get("server_settings")
+        if isinstance(settings, dict) and settings.get("application_name") == self.base:
+            cparams["server_settings"] = {**settings, "application_name": self.current}
+
+    def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # psycopg2 and psycopg know their backend's pid without asking the server.
+        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        record.info[_PID] = pid
+        test = CURRENT.nodeid
+        if pid is not None and test is not None:
+            self._held_by[pid] = test
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        pid = record.info.get(_PID)
+        if pid is not None:
+            self._held_by.pop(pid, None)

@@ -1,0 +1,232 @@
+"""The worker's namespace: opened once per worker, when the worker first needs it, and closed
+(dropped, or kept) at its end. It hands out what it opened: the engines, the baseline that resets
+return to, the async engines.
+
+An error while opening it is kept and handed to every test that needs the namespace as the same
+one line, instead of a traceback per test. So is the loss of the server later in the run: once a
+fresh connection fails too, the remaining tests fail at once with that reason instead of each
+waiting for its own error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from pytest_uow.aio.engines import AsyncWorker
+from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
+from pytest_uow.errors import DatabaseSetupError, UowError
+from pytest_uow.isolation.base import IsolationMode, Template
+from pytest_uow.leftovers.locks import describe_backends
+from pytest_uow.leftovers.naming import ConnectionNames
+from pytest_uow.namespace.baseline import Baseline
+from pytest_uow.namespace.engines import WorkerEngines
+from pytest_uow.namespace.environment import Environment
+from pytest_uow.namespace.opening import OpenedNamespace, open_namespace
+from pytest_uow.server.address import ServerAddress
+from pytest_uow.sources.base import BuildFailed, SchemaSource
+from pytest_uow.workers import Worker
+
+
+class WorkerNamespace:
+    """The worker's namespace on the run's server, built by ``source``."""
+
+    def __init__(
+        self,
+        address: ServerAddress,
+        worker: Worker,
+        mode: IsolationMode,
+        prefix: str,
+        source: SchemaSource,
+        *,
+        rebuild: bool = False,
+        keep: bool = False,
+        async_driver: str | None = None,
+    ) -> None:
+        self._address = address
+        self._worker = worker
+        self._mode = mode
+        self._prefix = prefix
+        self._rebuild = rebuild
+        self._source = source
+        self._keep = keep
+        self._async_driver = async_driver
+        self.name = worker.namespace_name(prefix)  # the worker schema, or the worker database
+        self.noun = mode.noun  # "worker schema", "worker database"
+        self.label = f"{mode.noun} {self.name}"  # as messages name it
+        self.names = ConnectionNames(worker.application_name)
+        self._opened: OpenedNamespace | None = None
+        self._engines: WorkerEngines | None = None
+        self._baseline: Baseline | None = None
+        self._aio: AsyncWorker | None = None
+        self._environment = Environment(self.names)
+        self._error: DatabaseSetupError | None = None
+        # Reaping, creating the namespace and building its tables (or the template): seconds.
+        self.ready_seconds: float | None = None
+        self.reaped: list[str] = []
+        self.dropped_kept: list[str] = []  # kept by earlier runs, replaced by this one's
+
+    @property
+    def is_open(self) -> bool:
+        return self._engines is not None
+
+    @property
+    def lost(self) -> bool:
+        return self._error is not None and self._engines is not None
+
+    def open(self) -> WorkerNamespace:
+        """Create the namespace and its tables (once); raise the kept error if that failed."""
+        if self._error is not None:
+            raise self._error
+        if self._engines is None:
+            self._open()
+        return self
+
+    def _open(self) -> None:
+        opened = None
+        try:
+            opened = open_namespace(
+                self._address, self._worker, self._mode, self._prefix, self._rebuild
+            )
+            engines = WorkerEngines(opened.server, opened.url, self.names)
+            # From here on, database work only (the first engine imports the dialect: 40 ms).
+            started = time.perf_counter()
+            self.reaped = opened.isolation.reap(opened.server)
+            opened.isolation.create(opened.server, engines.engine, self._source)
+            baseline = Baseline(
+                engines, opened.isolation, self._source, self.names, self._release_async
+            )
+            baseline.take()
+        except (UowError, SQLAlchemyError, ValueError, OSError) as error:
+            if opened is not None:
+                opened.release()
+            self._error = DatabaseSetupError(
+                f"pytest-uow could not create {self.label} on {self._address.where}: "
+                f"{one_line(error)}{self._remedy(error)}"
+            )
+            raise self._error from error
+        self._opened, self._engines, self._baseline = opened, engines, baseline
+        self.names.watch_every_engine()
+        self.ready_seconds = round(time.perf_counter() - started, 4)
+        self._environment.export(opened.isolation.environment(opened.url))
+
+    def _remedy(self, error: BaseException) -> str:
+        cause = error.error if isinstance(error, BuildFailed) else error
+        what_to_do = remedy(
+            cause,
+            self._address.setting,
+            self._source.description,
+            isinstance(error, BuildFailed),
+            self._mode.privilege,
+        )
+        return f"; {what_to_do}" if what_to_do else ""
+
+    # What the namespace hands out, once open.
+
+    @property
+    def engines(self) -> WorkerEngines:
+        self.open()
+        assert self._engines is not None
+        return self._engines
+
+    @property
+    def baseline(self) -> Baseline:
+        """The reset target: what every reset returns the namespace to."""
+        self.open()
+        assert self._baseline is not None
+        return self._baseline
+
+    @property
+    def url(self) -> URL:
+        return self.engines.url
+
+    @property
+    def schema(self) -> str:
+        """The schema unqualified names land in."""
+        self.open()
+        assert self._opened is not None
+        return self._opened.isolation.schema
+
+    @property
+    def template(self) -> Template | None:
+        """The template the namespace was cloned from (database mode)."""
+        return self._opened.isolation.template if self._opened is not None else None
+
+    @property
+    def aio(self) -> AsyncWorker:
+        """The worker's async engines, one per event loop (opened when a test first needs one)."""
+        if self._aio is None:
+            if self._async_driver is None:
+                raise UowError(
+                    "pytest-uow's async sessions need an async driver: pip install "
+                    "'pytest-uow[async]' (asyncpg), or psycopg"
+                )
+            self._aio = AsyncWorker(self.url, self._async_driver)
+        return self._aio
+
+    def _release_async(self) -> None:
+        if self._aio is not None:
+            self._aio.release_connections()
+
+    def explain(self, error: SQLAlchemyError, failed: str) -> str:
+        """The one line a test fails with after ``error``; ``failed`` says what failed.
+
+        If the error may mean that the server went away, a fresh connection decides: when it
+        fails too, the server is lost, and every later test that needs it fails at once with
+        this same line.
+        """
+        if self._engines is not None and is_connection_failure(error):
+            try:
+                with self._engines.engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError as probe_error:
+                self._error = DatabaseSetupError(
+                    f"pytest-uow lost {self._address.where} ({failed}): {one_line(probe_error)}; "
+                    "every later test that needs the database fails with this reason"
+                )
+                return str(self._error)
+        return f"pytest-uow {failed}: {one_line(error)}"
+
+    def close(self) -> str | None:
+        """Drop the namespace (unless keep is on); return a warning instead of raising.
+
+        After the server was lost there is nothing to drop; if it comes back, the next run
+        reaps the namespace.
+        """
+        if self._engines is None or self._opened is None or self._baseline is None:
+            return None
+        lost = self.lost
+        if self._aio is not None:
+            with contextlib.suppress(SQLAlchemyError, UowError):
+                self._aio.close()
+            self._aio = None
+        self._baseline.close()
+        engines, self._engines = self._engines, None
+        opened = self._opened
+        self._environment.restore()
+        self.names.stop_watching_every_engine()
+        engines.dispose()
+        try:
+            if lost:
+                return None
+            if self._keep:
+                self.dropped_kept = opened.isolation.drop_kept(opened.server, self._worker.name)
+                opened.isolation.keep(opened.server)
+                return None
+            ended = opened.isolation.drop(opened.server, self.names)
+        except (SQLAlchemyError, UowError) as error:
+            return f"pytest-uow could not drop {self.label}: {one_line(error)}"
+        finally:
+            engines.dispose()
+            opened.release()
+        if ended:
+            return (
+                f"pytest-uow terminated {len(ended)} connection(s) of this worker that still "
+                f"held locks on {self.label} at the end of the run, so "
+                f"that it could be dropped: {describe_backends(ended)}; close connections, "
+                "sessions and threads in the tests that left them, or their fixtures"
+            )
+        return None

@@ -1,0 +1,84 @@
+"""``uow_seed``: the rows a seed inserts are the baseline. ``rollback`` keeps them, ``truncate``
+restores them (and the sequences' positions), ``recreate`` rebuilds with them, and the leak
+detector reports only what differs from them, in both isolation modes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.conftest import databases_named, project_ini, schemas_named
+
+SHOP_INI = project_ini("shop:metadata", sessionmakers=False)
+
+
+@pytest.fixture
+def shop(project: pytest.Pytester) -> pytest.Pytester:
+    project.copy_example("seed/shop.py")
+    return project
+
+
+@pytest.mark.parametrize(
+    ("isolation", "mode"),
+    [
+        ("schema", ["-n", "2"]),
+        ("database", ["-p", "no:xdist"]),
+    ],
+)
+def test_every_strategy_returns_to_the_seeded_baseline(
+    shop: pytest.Pytester, outside: Engine, own_prefix: str, isolation: str, mode: list[str]
+) -> None:
+    shop.makepyprojecttoml(SHOP_INI + 'uow_seed = "shop:seed"\n')
+    shop.copy_example("seed/test_baseline.py")
+
+    result = shop.runpytest_subprocess(
+        *mode, f"--uow-isolation={isolation}", f"--uow-schema-prefix={own_prefix}"
+    )
+
+    result.assert_outcomes(passed=9)
+    result.stdout.fnmatch_lines(["uow: seed=shop:seed (ini uow_seed in pyproject.toml)"])
+    assert schemas_named(outside, own_prefix) == []
+    left = list(databases_named(outside, own_prefix))
+    assert all(name.startswith(f"{own_prefix}_tpl_") for name in left), left
+
+
+def test_the_leak_detector_reports_only_what_differs_from_the_seed(
+    shop: pytest.Pytester, own_database: Engine
+) -> None:
+    shop.makepyprojecttoml(SHOP_INI)
+    shop.copy_example("seed/test_leaky.py")
+
+    result = shop.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:randomly", "--uow-seed=shop:seed", "--uow-check-leaks"
+    )
+
+    result.assert_outcomes(passed=3, errors=2)
+    found = "pytest-uow found rows that test_leaky.py::{} left behind (uow_check_leaks, "
+    found += "command line --uow-check-leaks): rows left in worker schema uow_*_main after the "
+    found += "rollback reset: uow_*_main.{} (1 row) (committed through a connection the strategy "
+    found += "does not undo; they were removed)"
+    result.stdout.fnmatch_lines(
+        [
+            "uow: seed=shop:seed (command line --uow-seed)",
+            found.format("test_1_adds_a_country_through_a_connection_of_its_own", "countries"),
+            found.format("test_2_deletes_a_seeded_city_through_a_connection_of_its_own", "cities"),
+        ]
+    )
+
+
+def test_a_seed_that_fails_is_one_line(shop: pytest.Pytester) -> None:
+    shop.makepyprojecttoml(SHOP_INI + 'uow_seed = "shop:broken_seed"\n')
+    shop.copy_example("seed/test_leaky.py")
+
+    result = shop.runpytest_subprocess(
+        "-p", "no:xdist", "test_leaky.py::test_3_starts_from_the_seed"
+    )
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-uow could not create worker schema uow_*_main on *: uow_seed shop:broken_seed "
+            "raised StringDataRightTruncation: value too long for type character varying(2)"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -150,16 +151,6 @@ def uow_session(uow_session_factory: sessionmaker[Session]) -> Iterator[Session]
         yield session
 
 
-def _async_fixture(function: Callable[..., Any]) -> Any:
-    """An async fixture that pytest-asyncio runs in strict mode too (where it runs only those
-    it marked); anyio's plugin, and pytest-asyncio's auto mode, run any async fixture."""
-    try:
-        import pytest_asyncio
-    except ImportError:
-        return pytest.fixture(function)
-    return pytest_asyncio.fixture(function)
-
-
 def _async_factory(binding: Binding) -> async_sessionmaker[AsyncSession]:
     from pytest_uow.aio.test_side import handed_out_async_sessionmaker
 
@@ -188,13 +179,23 @@ def uow_async_session(
     return uow_async_session_factory()
 
 
-@_async_fixture
-async def uow_async_connection(_uow_run: RunState) -> AsyncIterator[AsyncConnection]:
+async def _uow_async_connection(_uow_run: RunState) -> AsyncIterator[AsyncConnection]:
     """The test's ``AsyncConnection``, opened on the event loop running this fixture (give it
     the test's loop scope); under ``rollback`` it is inside the transaction undone afterwards,
     the one every async session of the test joins."""
     session = _async_factory(_binding())()
     yield await session.connection()
+
+
+def async_connection_fixture(fixture: Callable[..., Any]) -> ModuleType:
+    """A plugin holding ``uow_async_connection``, an async fixture declared once pytest is
+    configured, with the decorator of the async plugin in use: pytest-asyncio's where it is
+    loaded (its strict mode runs only the async fixtures it marked), else pytest's own (anyio's
+    plugin, and pytest-asyncio's auto mode, run any async fixture). Importing pytest-asyncio for
+    it in every run would cost 40 ms where pytest-asyncio is not in use."""
+    holder = ModuleType("pytest_uow.fixtures.async_connection")
+    holder.uow_async_connection = fixture(name="uow_async_connection")(_uow_async_connection)  # type: ignore[attr-defined]
+    return holder
 
 
 @pytest.fixture(scope="session")

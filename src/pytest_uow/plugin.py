@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from pytest_uow import refusal
 from pytest_uow.fixtures import (
     _uow_live,
     _uow_run,
-    uow_async_connection,
+    async_connection_fixture,
     uow_async_session,
     uow_async_session_factory,
     uow_connection,
@@ -52,7 +53,6 @@ from pytest_uow.workers import (
 __all__ = [
     "_uow_live",
     "_uow_run",
-    "uow_async_connection",
     "uow_async_session",
     "uow_async_session_factory",
     "uow_connection",
@@ -78,6 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    _declare_async_connection(config)
     worker = identify(config)
     config.stash[WORKER] = worker
     if config.pluginmanager.hasplugin("xdist") and worker.is_controller:
@@ -87,6 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
     configured_by = set_by(config)
     if configured_by:
         _load(config, configured_by)
+
+
+def _declare_async_connection(config: pytest.Config) -> None:
+    fixture: Any = pytest.fixture
+    if config.pluginmanager.has_plugin("asyncio"):
+        import pytest_asyncio  # loaded already, as its plugin is
+
+        fixture = pytest_asyncio.fixture
+    config.pluginmanager.register(async_connection_fixture(fixture), "uow-async-connection")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

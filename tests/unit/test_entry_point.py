@@ -20,7 +20,8 @@ def test_the_entry_point_imports_no_sqlalchemy() -> None:
     SQLAlchemy or the plugin's own heavy modules."""
     probe = (
         "import sys, pytest_uow.plugin\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'filelock')\n"
+        "outside = ('sqlalchemy', 'filelock', 'pytest_asyncio')\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in outside\n"
         "         or m in ('pytest_uow.hooks', 'pytest_uow.reset', 'pytest_uow.state')]\n"
         "print(heavy)\n"
     )

@@ -33,7 +33,9 @@ def application_name(base: str, test: str | None) -> str:
     """``base``, and the test's node id after it, its start dropped if it does not fit."""
     if test is None:
         return base
-    label = "".join(c if c in _KEPT_CHARACTERS else "?" for c in test)
+    label = test
+    if not (test.isascii() and test.isprintable()) or "'" in test or "\\" in test:
+        label = "".join(c if c in _KEPT_CHARACTERS else "?" for c in test)
     room = _NAME_BYTES - len(base) - 1
     if len(label) > room:
         label = "..." + label[len(label) - room + 3 :]
@@ -70,6 +72,8 @@ class ConnectionNames:
 
     def name_for(self, test: str | None) -> str:
         """The application name of a connection opened while ``test`` runs (None: no test)."""
+        if test is None:
+            return self.base
         if self._named[0] != test:
             name = application_name(self.base, test)
             if test is not None and named_test(name, self.base) != test:

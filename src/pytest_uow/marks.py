@@ -16,6 +16,7 @@ OWNED_PATTERN = "pytest-uow run=%"
 KEPT_PATTERN = "pytest-uow kept: %"
 ANY_MARK_PATTERN = "pytest-uow%"  # owned or kept: a worker namespace of some run
 _KEPT = re.compile(r"pytest-uow kept: run=(\S+) worker=(\S+)")
+_OWNED = re.compile(r"pytest-uow run=(\S+) worker=(\S+)")
 
 
 def mark(template: str, run_id: str, worker: str) -> str:
@@ -31,6 +32,17 @@ def kept_here(name: str, comment: str | None, prefix: str, worker: str | None) -
         return False
     run, kept_worker = match.groups()
     return name == f"{prefix}_{run}_{kept_worker}" and worker in (None, kept_worker)
+
+
+def owned_here(name: str, comment: str | None) -> bool:
+    """Whether namespace ``name``, whose comment is ``comment``, is what its mark says: a
+    worker's of that run (``<prefix>_<run>_<worker>``, or a template being built,
+    ``<prefix>_tpb_<run>_<worker>``). A name the mark does not explain is never reaped."""
+    match = _OWNED.fullmatch(comment or "")
+    if match is None:
+        return False
+    run, worker = match.groups()
+    return name.endswith(f"_{run}_{worker}")
 
 
 def template_mark(prefix: str, run_id: str) -> str:

@@ -191,12 +191,15 @@ def test_databases_of_a_killed_run_are_reaped_and_nothing_else(
     impostor = f"{prefix}_deadbeef_gw0"  # our naming, but not created by pytest-uow
     kept = f"{prefix}_deadbeef_gw1"  # kept by an earlier run with --uow-keep
     leased = f"{prefix}_cafecafe_gw0"  # a live run's, whose lease is held elsewhere
-    for name in (impostor, kept, leased):
+    # A worker's mark on a name that is not that worker's (a template being renamed, once).
+    misnamed = f"{prefix}_tpl_{'0' * 16}"
+    for name in (impostor, kept, leased, misnamed):
         autocommit(outside, f"CREATE DATABASE {name} TEMPLATE template0")
     autocommit(
         outside,
         f"COMMENT ON DATABASE {kept} IS 'pytest-uow kept: run=deadbeef worker=gw1'",
         f"COMMENT ON DATABASE {leased} IS 'pytest-uow run=cafecafe worker=gw0'",
+        f"COMMENT ON DATABASE {misnamed} IS 'pytest-uow run=deadbeef worker=gw0'",
     )
     lease_holder = outside.connect()
     try:
@@ -219,7 +222,7 @@ def test_databases_of_a_killed_run_are_reaped_and_nothing_else(
         ]
     )
     left = set(databases_named(outside, prefix))
-    assert {impostor, kept, leased} <= left
+    assert {impostor, kept, leased, misnamed} <= left
     assert not left & left_by_the_killed_run
 
 

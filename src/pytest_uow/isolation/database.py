@@ -40,6 +40,7 @@ from pytest_uow.marks import (
     OWNED_PATTERN,
     kept_here,
     mark,
+    owned_here,
     template_mark,
 )
 from pytest_uow.scope import Scope
@@ -65,7 +66,8 @@ SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
 _DEPARTURE_WAIT_SECONDS = 0.2
 _COMMENT = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"
 _MARKED = """
-SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE :mark
+SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+WHERE shobj_description(oid, 'pg_database') LIKE :mark
 ORDER BY oid DESC
 """
 
@@ -129,8 +131,10 @@ class _Server:
         row = self.connection.execute(text(_COMMENT), {"name": database}).first()
         return None if row is None else (row[0] or "")
 
-    def marked(self, pattern: str) -> list[str]:
-        return list(self.connection.execute(text(_MARKED), {"mark": pattern}).scalars())
+    def marked(self, pattern: str) -> list[tuple[str, str]]:
+        """The databases whose comment is like ``pattern``, newest first, with their comment."""
+        rows = self.connection.execute(text(_MARKED), {"mark": pattern})
+        return [(name, comment) for name, comment in rows]
 
     def comment(self, database: str, comment: str) -> None:
         value = literal(comment).compile(
@@ -153,8 +157,15 @@ class _Server:
         )
         self.drop(database)
 
-    def rename(self, database: str, new_name: str) -> None:
+    def rename_marked(self, database: str, new_name: str, comment: str) -> None:
+        """Mark ``database`` with ``comment`` and rename it, in one transaction: nobody ever
+        sees it under one name with the other's mark (a worker's mark on a template's name
+        would be reaped, its lease being under the old name)."""
+        value = literal(comment).compile(
+            dialect=self.connection.dialect, compile_kwargs={"literal_binds": True}
+        )
         self.connection.exec_driver_sql(
+            f"COMMENT ON DATABASE {self._quote(database)} IS {value};\n"
             f"ALTER DATABASE {self._quote(database)} RENAME TO {self._quote(new_name)}"
         )
 
@@ -222,9 +233,9 @@ class DatabaseIsolation:
         builds they left unfinished); never with ``FORCE``."""
         sql = self._connect(server)
         reaped = []
-        for database in sql.marked(OWNED_PATTERN):
-            if sql.held_by_others(lock_key("lease", database)):
-                continue  # a live run's database
+        for database, comment in sql.marked(OWNED_PATTERN):
+            if not owned_here(database, comment) or sql.held_by_others(lock_key("lease", database)):
+                continue  # not named as its mark says, or a live run's database
             try:
                 sql.drop(database)
             except DBAPIError:
@@ -291,7 +302,8 @@ class DatabaseIsolation:
         self, sql: _Server, server: Engine, source: SchemaSource, name: str, comment: str
     ) -> None:
         """Build under a scratch name, leased and marked like a worker database (a crash
-        leaves it to the reaper), then rename and seal it."""
+        leaves it to the reaper), then mark it as a template and rename it at once, while the
+        scratch lease still holds, and seal it."""
         scratch = f"{self._prefix}_tpb_{self._worker.run_id}_{self._worker.name}"
         with self._locked(sql, lock_key("lease", scratch)):
             sql.create(scratch, "template0")
@@ -303,7 +315,7 @@ class DatabaseIsolation:
                         build(source, connection)
                 finally:
                     builder.dispose()
-                sql.rename(scratch, name)
+                sql.rename_marked(scratch, name, comment)
             except DBAPIError as error:
                 sql.drop(scratch)
                 if sqlstate(error) != _DUPLICATE_DATABASE:
@@ -312,13 +324,13 @@ class DatabaseIsolation:
             except BaseException:
                 sql.drop(scratch)
                 raise
-        sql.comment(name, comment)
         sql.seal(name)
 
     def _drop_stale_templates(self, sql: _Server, current: str) -> None:
         """The project's templates that no run uses, but for the newest few."""
         project = template_mark(self._prefix.replace("_", "\\_"), "%")
-        for name in stale_templates(sql.marked(project), current):
+        names = [name for name, _ in sql.marked(project)]
+        for name in stale_templates(names, current):
             if sql.held_by_others(lock_key("use", name)):
                 continue
             try:
@@ -364,8 +376,8 @@ class DatabaseIsolation:
     def drop_kept(self, server: Engine, worker: str | None) -> list[str]:
         sql = self._connect(server)
         dropped = []
-        for database in sql.marked(KEPT_PATTERN):
-            kept = kept_here(database, sql.comment_of(database), self._prefix, worker)
+        for database, comment in sql.marked(KEPT_PATTERN):
+            kept = kept_here(database, comment, self._prefix, worker)
             if database == self.name or not kept:
                 continue
             try:

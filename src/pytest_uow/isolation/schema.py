@@ -18,7 +18,15 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 from pytest_uow.isolation.base import IsolationMode, Template, identified
 from pytest_uow.leftovers.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.leftovers.naming import ConnectionNames
-from pytest_uow.marks import KEPT, KEPT_PATTERN, OWNED, OWNED_PATTERN, kept_here, mark
+from pytest_uow.marks import (
+    KEPT,
+    KEPT_PATTERN,
+    OWNED,
+    OWNED_PATTERN,
+    kept_here,
+    mark,
+    owned_here,
+)
 from pytest_uow.scope import Scope
 from pytest_uow.sources.base import SchemaSource, build
 from pytest_uow.workers import Worker
@@ -191,23 +199,20 @@ def _take_lease(engine: Engine, schema: str) -> Connection:
 def _reap_abandoned(engine: Engine) -> list[str]:
     """Drop the worker schemas of runs that died: marked as ours, with a free lease.
 
-    Schemas of live runs hold their lease; schemas without our mark are never looked at.
+    Schemas of live runs hold their lease; schemas without our mark, or not named as it says,
+    are never looked at.
     """
     reaped = []
     with engine.connect() as connection:
-        candidates = (
-            connection.execute(
-                text(
-                    "SELECT nspname FROM pg_namespace "
-                    "WHERE obj_description(oid, 'pg_namespace') LIKE :owned ORDER BY nspname"
-                ),
-                {"owned": OWNED_PATTERN},
-            )
-            .scalars()
-            .all()
-        )
+        marked = connection.execute(
+            text(
+                "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                "WHERE obj_description(oid, 'pg_namespace') LIKE :owned ORDER BY nspname"
+            ),
+            {"owned": OWNED_PATTERN},
+        ).all()
         connection.commit()
-        for schema in candidates:
+        for schema in (name for name, comment in marked if owned_here(name, comment)):
             params = {"schema": schema}
             leased = connection.execute(
                 text(f"SELECT pg_try_advisory_lock({_LEASE_KEY})"), params

@@ -53,6 +53,18 @@ OTHER_PLUGINS = sorted(
 )
 
 
+THROWAWAY_FIXTURES = frozenset({"own_server", "throwaway_project"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests whose inner runs use a throwaway server of their own, whatever UOW_DATABASE_URL
+    says, are marked ``throwaway``: they run the same in both of CI's passes, so the pass
+    against the machine's service leaves them out (``-m "not throwaway"``)."""
+    for item in items:
+        if not THROWAWAY_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.throwaway)
+
+
 @pytest.fixture(autouse=True)
 def _inner_run_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment of the pytest runs a test starts. This run uses the plugin on itself

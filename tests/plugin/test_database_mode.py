@@ -332,6 +332,7 @@ def test_lacking_createdb_is_one_line_naming_the_privilege(
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.throwaway
 def test_database_mode_on_the_throwaway_server(
     billing: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -211,6 +211,7 @@ def _junit_outcomes(report: Path) -> dict[str, str]:
     return outcomes
 
 
+@pytest.mark.throwaway
 @pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "xdist-2"])
 def test_a_server_lost_mid_run_fails_the_remaining_database_tests_with_one_reason(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: list[str]

@@ -97,6 +97,7 @@ def test_a_kept_run_replaces_each_workers_earlier_one_and_drop_kept_drops_them_a
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
+@pytest.mark.throwaway
 def test_drop_kept_without_a_server_url_is_one_usage_line(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -155,6 +155,7 @@ def test_inert_in_a_project_that_does_not_use_it(
     assert not [line for line in result.outlines if line.startswith("uow:")]
 
 
+@pytest.mark.throwaway
 def test_fixture_alone_is_enough(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +174,7 @@ def test_fixture_alone_is_enough(
     )
 
 
+@pytest.mark.throwaway
 def test_no_binaries_anywhere_names_both_remedies(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from pytest_uow import compat
 from pytest_uow.report import settings_lines
 from pytest_uow.settings.options import SPECS
-from pytest_uow.settings.resolve import parse_url, resolve
+from pytest_uow.settings.resolve import resolve
 from tests.conftest import schemas_named
 
 PYTHONPATH_INI = '[tool.pytest.ini_options]\npythonpath = ["."]\n'
@@ -383,29 +383,6 @@ def test_tables_naming_a_schema_are_refused_in_schema_mode_only(
         "none: set UOW_ISOLATION=database (a database per worker holds every schema), or leave "
         "Table(schema=...) unset"
     )
-
-
-@pytest.mark.parametrize(
-    ("given", "used"),
-    [
-        (
-            "postgres://app:secret@db.example:5432/shop",
-            "postgresql+psycopg2://app:***@db.example:5432/shop",
-        ),
-        pytest.param(
-            "postgres+psycopg://app@db/shop",
-            "postgresql+psycopg://app@db/shop",
-            marks=pytest.mark.skipif(
-                not compat.SQLALCHEMY_2, reason="psycopg 3 needs SQLAlchemy 2"
-            ),
-        ),
-        ("postgres+asyncpg://app@db/shop", "postgresql+psycopg2://app@db/shop"),
-        ("postgresql://app@db/shop", "postgresql+psycopg2://app@db/shop"),
-    ],
-)
-def test_urls_as_people_paste_them(given: str, used: str) -> None:
-    """``postgres://`` (Heroku, Render, many a DATABASE_URL) is PostgreSQL too."""
-    assert parse_url(given).render_as_string(hide_password=True) == used
 
 
 @pytest.mark.parametrize(

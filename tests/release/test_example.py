@@ -5,6 +5,7 @@ migrations build, with its reference data and its migrations checked."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -33,8 +34,8 @@ def test_example_suite_passes_and_leaves_nothing(
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     # 27 tests of the application, 4 checks of its migrations; the browser test is skipped
-    # where there is no Chromium.
-    if shutil.which("chromium"):
+    # where there is no Chromium, or no Playwright (tox's version environments have none).
+    if shutil.which("chromium") and importlib.util.find_spec("playwright") is not None:
         assert re.search(r"\b31 passed\b", result.stdout), result.stdout[-2000:]
     else:
         assert re.search(r"\b30 passed, 1 skipped\b", result.stdout), result.stdout[-2000:]

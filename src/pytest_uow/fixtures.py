@@ -34,7 +34,12 @@ def _state(config: pytest.Config) -> RunState:
 
     state = config.stash.get(STATE, None)
     if state is None:
-        message = unsupported_sqlalchemy() or "pytest-uow is not loaded (-p no:uow?)"
+        message = unsupported_sqlalchemy() or (
+            "the plugin was not loaded for this run: no uow_* setting is set and no collected "
+            "test asks for a uow fixture or the uow marker (a fixture requested through "
+            "request.getfixturevalue is not seen at collection); set any setting, e.g. "
+            'uow_strategy = "rollback" in [tool.pytest.ini_options]'
+        )
         pytest.fail(f"pytest-uow cannot serve this fixture: {message}", pytrace=False)
     return state
 

@@ -215,3 +215,25 @@ def test_no_binaries_anywhere_names_both_remedies(
     assert "During handling" not in result.stdout
     run_id = re.search(r"worker schema uow_([0-9a-f]+)_main", error).group(1)  # type: ignore[union-attr]
     assert not list(Path(tempfile.gettempdir()).glob(f"pytest-uow-{run_id}.*")), "run files left"
+
+
+def test_a_fixture_only_requested_at_run_time_says_how_to_load_the_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No setting, and no collected test asks for a uow fixture: the plugin is never loaded
+    (nothing started, nothing imported), and a fixture requested later says so, in one line."""
+    for name in [n for n in os.environ if n.startswith("UOW_")]:
+        monkeypatch.delenv(name)
+    pytester.makepyfile(
+        test_late="def test_late(request):\n    request.getfixturevalue('uow_session')\n"
+    )
+
+    result = pytester.runpytest_subprocess("-p", "no:xdist")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-uow cannot serve this fixture: the plugin was not loaded for this run: no "
+            "uow_* setting is set and no collected test asks for a uow fixture or the uow marker*"
+        ]
+    )

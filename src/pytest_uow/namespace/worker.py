@@ -86,7 +86,8 @@ class WorkerNamespace:
         return self
 
     def _open(self) -> None:
-        opened = None
+        opened: OpenedNamespace | None = None
+        engines: WorkerEngines | None = None
         try:
             opened = open_namespace(
                 self._address, self._worker, self._mode, self._prefix, self._rebuild
@@ -101,6 +102,8 @@ class WorkerNamespace:
             )
             baseline.take()
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:
+            if engines is not None:
+                engines.dispose()
             if opened is not None:
                 opened.release()
             self._error = DatabaseSetupError(
@@ -220,7 +223,6 @@ class WorkerNamespace:
         except (SQLAlchemyError, UowError) as error:
             return f"pytest-uow could not drop {self.label}: {one_line(error)}"
         finally:
-            engines.dispose()
             opened.release()
         if ended:
             return (

@@ -2,7 +2,9 @@
 hand-written savepoint recipe.
 
 Also the cost of the probe after a test that asks nothing of the plugin (no fixture, no
-marker) in a run where the plugin is configured.
+marker) in a run where the plugin is configured; and an application's own sessionmaker on its own
+engine, re-bound because ``uow_sessionmakers`` names it, against the same engine named nowhere and
+routed (every engine joins the test), with and without a marker.
 
 Generates suites of trivial tests and times whole ``pytest`` runs of two sizes for each variant;
 the difference divided by the difference in test count is the cost of one more test, so fixed
@@ -19,6 +21,7 @@ one loop for the session (the connection stays from test to test), with asyncpg 
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
     python benchmarks/overhead.py --only async     # the async variants, and both baselines
     python benchmarks/overhead.py --only probed    # a test asking nothing of the plugin
+    python benchmarks/overhead.py --only "app engine"   # re-bound against routed
     .tox/sa14/bin/python benchmarks/overhead.py --only "insert + commit"   # on SQLAlchemy 1.4
 """
 
@@ -117,6 +120,21 @@ ASYNC_INSERT_AND_COMMIT = (
     "    await uow_async_session.execute(items.insert().values(name='x'))\n"
     "    await uow_async_session.commit()\n"
 )
+# The application's own engine on the configured database, and its sessionmaker.
+APP_ENGINE = APP + textwrap.dedent("""
+    import os
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+    engine = create_engine(os.environ["UOW_DATABASE_URL"])
+    Session = sessionmaker(engine)
+""")
+APP_INSERT_AND_COMMIT = (
+    "def test_{i}():\n"
+    "    with Session() as session:\n"
+    "        session.execute(items.insert().values(name='x'))\n"
+    "        session.commit()\n"
+)
+MARKED = "import pytest\npytestmark = pytest.mark.uow(strategy='rollback')\n"
 PLAIN = "plain pytest (-p no:uow)"
 PLAIN_ASYNC = "plain async pytest (-p no:uow)"
 UNASKED = "no fixture, configured (probed)"
@@ -133,6 +151,9 @@ class Variant:
     args: list[str]
     conftest: str = ""
     driver: str | None = None  # the driver uow_database_url names (the async side uses it)
+    app: str = APP
+    ini: str = ""  # more of the suite's pytest settings
+    header: str = ""  # the test module's first lines
     runs: dict[int, list[float]] = field(default_factory=dict)  # test count -> wall seconds
 
     def per_test_ms(self, small: int, large: int, pick: Callable[[list[float]], float]) -> float:
@@ -152,6 +173,13 @@ def _variants() -> dict[str, Variant]:
         # The leak detector scans the tables outside the worker schemas: few, in these suites.
         "insert + commit, check leaks": Variant(INSERT_AND_COMMIT, ["--uow-check-leaks"]),
         "uow_session, truncate": Variant(INSERT_AND_COMMIT, ["--uow-strategy=truncate"]),
+        "app engine, sessionmaker named (re-bound)": Variant(
+            APP_INSERT_AND_COMMIT, [], app=APP_ENGINE, ini='uow_sessionmakers = ["app:Session"]\n'
+        ),
+        "app engine, named nowhere (routed)": Variant(APP_INSERT_AND_COMMIT, [], app=APP_ENGINE),
+        "app engine, routed, marked test": Variant(
+            APP_INSERT_AND_COMMIT, [], app=APP_ENGINE, header=MARKED
+        ),
         PLAIN_ASYNC: Variant("async def test_{i}():\n    pass\n", [*ASYNC_MODE, "-p", "no:uow"]),
         ASYNC_ROLLBACK: Variant(
             ASYNC_INSERT_AND_COMMIT, [*ASYNC_MODE, *SESSION_LOOP], driver="asyncpg"
@@ -171,12 +199,16 @@ def _variants() -> dict[str, Variant]:
 
 
 def _write_suite(root: Path, variant: Variant, count: int) -> None:
-    (root / "app.py").write_text(APP)
+    (root / "app.py").write_text(variant.app)
     (root / "conftest.py").write_text(variant.conftest)
     (root / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\npythonpath = ["."]\nuow_metadata = "app:metadata"\n'
+        + variant.ini
     )
-    tests = "from app import items\n\n" + "\n".join(variant.body.format(i=i) for i in range(count))
+    imports = "from app import *\n" if variant.app is APP_ENGINE else "from app import items\n"
+    tests = (
+        variant.header + imports + "\n" + "\n".join(variant.body.format(i=i) for i in range(count))
+    )
     (root / "test_generated.py").write_text(tests)
 
 

@@ -90,8 +90,12 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def outside(server_url: str) -> Iterator[Engine]:
-    """A plain engine on the inner runs' server, independent of the plugin."""
-    engine = create_engine(server_url, poolclass=NullPool)
+    """A plain engine on the inner runs' server, independent of the plugin: its connections
+    name themselves as the plugin's own do, so that the outer run (which UOW_DATABASE_URL
+    configures too) leaves them where they point instead of routing them to its worker schema."""
+    engine = create_engine(
+        server_url, poolclass=NullPool, connect_args={"application_name": "pytest-uow outside"}
+    )
     yield engine
     engine.dispose()
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 class AsyncSide(Protocol):
     """The test's async side, where async sessions are in use (``aio/test_side.py``)."""
 
-    def bind(self, original_bind: object = None) -> Connection | Engine:
-        """What an async session's sync half binds to, on the running event loop."""
+    def bind(self, original_bind: object = None, driver: str | None = None) -> Connection | Engine:
+        """What an async session's sync half binds to, on the running event loop (through
+        ``driver``, where an application engine of that async driver joins the test)."""
 
     def track(self, session: Any) -> None:
         """A session the plugin handed out: closed after the test, on its loop."""

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from pytest_uow.versions import version_tuple
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL, Engine
+    from sqlalchemy.engine import URL, Dialect, Engine
 
 __all__ = ["SQLALCHEMY_2", "NullPool", "create_engine"]
 
@@ -73,10 +73,15 @@ def requested_isolation_level(engine: Engine) -> str | None:
     it just means the default level.
     """
     level: Any = engine.get_execution_options().get("isolation_level")
-    if level is None:
-        level = getattr(engine.dialect, "_on_connect_isolation_level", None)
+    return str(level) if level is not None else dialect_isolation_level(engine.dialect)
+
+
+def dialect_isolation_level(dialect: Dialect) -> str | None:
+    """The isolation level ``create_engine(isolation_level=...)`` gave an engine's dialect (see
+    ``requested_isolation_level``)."""
+    level: Any = getattr(dialect, "_on_connect_isolation_level", None)
     if level is None:  # SQLAlchemy 1.4 keeps it here
-        level = getattr(engine.dialect, "isolation_level", None)
+        level = getattr(dialect, "isolation_level", None)
     return str(level) if level is not None else None
 
 

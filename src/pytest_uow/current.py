@@ -27,6 +27,9 @@ class CurrentTest:
     def __init__(self) -> None:
         self.nodeid: str | None = None
         self.binding: Binding | None = None
+        # For a test that asked for no isolation: gives it its isolation the moment one of the
+        # application's engines first connects during it (``routing``).
+        self.isolate_on_demand: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
 
     @property
@@ -37,16 +40,26 @@ class CurrentTest:
     def start(self, nodeid: str) -> None:
         self.nodeid = nodeid
         self.binding = None
+        self.isolate_on_demand = None
         for listener in self._listeners:
             listener(nodeid)
 
     def isolate(self, binding: Binding) -> None:
         """The running test's isolation is open: ``binding`` is what it works with."""
         self.binding = binding
+        self.isolate_on_demand = None
+
+    def needs_isolation(self) -> None:
+        """One of the application's engines connects during a test that asked for none: the
+        test gets its isolation now."""
+        isolate, self.isolate_on_demand = self.isolate_on_demand, None
+        if isolate is not None:
+            isolate()
 
     def clear(self) -> None:
         self.nodeid = None
         self.binding = None
+        self.isolate_on_demand = None
         for listener in self._listeners:
             listener(None)
 

@@ -92,6 +92,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """From collection on, in every process that runs tests (not an xdist controller), the
+    application's engines on the configured database reach the worker's namespace: modules
+    that connect as they are imported are routed too."""
+    if not session.config.pluginmanager.has_plugin("dsession"):
+        run_state(session.config).namespace.route_engines()
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
     """The migration checks come first: before ``-k`` and the other plugins' selections, and
     ahead of the tests whose namespaces the migrations build."""

@@ -53,7 +53,9 @@ class Need(enum.Enum):
 def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> Need:
     """The one rule: a test is isolated and reset when the application's factories are
     re-bound (every test may then write through them), when it carries the marker or matches a
-    ``uow_strategies`` pattern, or when it uses a function-scoped fixture of the plugin; it
+    ``uow_strategies`` pattern, or when it uses a function-scoped fixture of the plugin (or,
+    where the application's engines are routed, the moment one of them connects: see
+    ``begin``); it
     only needs the database open when it uses a session-scoped one. Tests of neither kind are
     still watched (see ``UnaskedTest``).
     ``marker`` is the item's closest ``uow`` marker, looked up once."""
@@ -124,6 +126,20 @@ def begin(item: pytest.Item, state: RunState) -> None:
         watch = UnaskedTest(state, item.nodeid)
         watch.start()
         item.stash[_WATCH] = watch
+    if need in (Need.UNASKED, Need.DATABASE) and state.namespace.router is not None:
+        CURRENT.isolate_on_demand = lambda: _isolate_now(item, state)
+
+
+def _isolate_now(item: pytest.Item, state: RunState) -> None:
+    """The application's engine connects during a test that asked for no isolation: it gets
+    the run's strategy now, as if it had asked (the watch stays, for what the test wrote
+    through connections of its own)."""
+    watch = item.stash.get(_WATCH, None)
+    if watch is not None:
+        watch.leave_leaks_to_its_life()
+    life = TestLife(state, item, None)
+    life.start()
+    item.stash[_LIFE] = life
 
 
 def end(item: pytest.Item, state: RunState) -> None:
@@ -156,6 +172,7 @@ class UnaskedTest:
         self._namespace = state.namespace
         self._test = test
         self._check_leaks = state.settings.check_leaks
+        self._leaks_checked_here = True
 
     def start(self) -> None:
         if self._check_leaks.value:
@@ -165,12 +182,16 @@ class UnaskedTest:
                 message = self._namespace.explain(error, f"could not watch {self._test}")
                 _fail(message)
 
+    def leave_leaks_to_its_life(self) -> None:
+        """The test got its isolation on demand: its life's leak check covers it."""
+        self._leaks_checked_here = False
+
     def finish(self) -> None:
         namespace = self._namespace
         baseline = namespace.baseline
         message = None
         try:
-            if self._check_leaks.value:
+            if self._check_leaks.value and self._leaks_checked_here:
                 message = _leak_line(namespace, self._test, self._check_leaks, None)
             changed = baseline.restore()
         except (SQLAlchemyError, UowError) as error:
@@ -235,9 +256,14 @@ class TestLife:
         self._baseline = self._namespace.baseline
         self._isolation: AbstractContextManager[Binding] | None = None
         self._rebinding: AbstractContextManager[None] | None = None
-        self._uses_async = state.settings.has_async_factories or not ASYNC_FIXTURES.isdisjoint(
-            getattr(item, "fixturenames", ())
+        self._router = self._namespace.router
+        # An application's async engine may join the test where engines are routed.
+        self._uses_async = (
+            state.settings.has_async_factories
+            or not ASYNC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+            or (self._router is not None and state.settings.async_driver is not None)
         )
+        self._joined = False
         self._aio: AsyncTestSide | None = None
         self._binding: Binding | None = None
 
@@ -255,6 +281,9 @@ class TestLife:
                 )
                 binding = dataclasses.replace(binding, aio=self._aio)
             CURRENT.isolate(binding)
+            if self._router is not None and not binding.commits_are_real:
+                self._router.join(binding.connection)
+                self._joined = True
             if self._state.settings.adapters:
                 self._rebinding = rebound(self._state.settings.adapters, binding)
                 self._rebinding.__enter__()
@@ -271,6 +300,7 @@ class TestLife:
 
     def _exit_quietly(self) -> None:
         """After a failed start: undo what was entered; the start's error is the one shown."""
+        self._leave()
         for context in (self._rebinding, self._isolation):
             if context is not None:
                 try:
@@ -285,6 +315,7 @@ class TestLife:
         try:
             if self._rebinding is not None:
                 self._rebinding.__exit__(None, None, None)
+            self._leave()
             if self._aio is not None:
                 self._aio.end()
             assert self._isolation is not None
@@ -303,6 +334,12 @@ class TestLife:
             )
         if message is not None:
             _fail(message)
+
+    def _leave(self) -> None:
+        """The application's engines no longer join the test's transaction."""
+        if self._joined and self._router is not None:
+            self._joined = False
+            self._router.leave()
 
     def _reset_failure(self, error: Exception) -> str:
         failed = (

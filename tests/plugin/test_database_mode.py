@@ -385,7 +385,7 @@ def test_leaks_are_found_in_the_worker_database_and_in_the_servers(
             + "rows left in worker database *_main after the rollback reset: public.customers "
             "(1 row) (committed through a connection the strategy does not undo; they were "
             "removed)",
-            found.format("test_2_writes_to_the_servers_database_through_the_apps_own_engine")
+            found.format("test_2_writes_to_the_servers_database_through_a_libpq_connection")
             + "rows written outside the worker namespaces while it ran: "
             f"{own_database.url.database}.public.audit (1 row) (through an engine or connection "
             "that does not use the worker's namespace; use the uow fixtures or uow_sessionmakers)",

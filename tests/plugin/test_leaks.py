@@ -61,7 +61,7 @@ def test_leaks_fail_the_test_that_left_them(
     )
     result.stdout.fnmatch_lines(
         [
-            found.format("test_4_writes_to_public_through_the_apps_own_engine", source)
+            found.format("test_4_writes_to_public_through_a_libpq_connection_of_its_own", source)
             + "rows written outside the worker namespaces while it ran: public.audit (1 row) "
             "(through an engine or connection that does not use the worker's namespace; use the "
             "uow fixtures or uow_sessionmakers)",

@@ -1,6 +1,7 @@
 """No test escapes the reset: in a run where the plugin is configured, a test that asks nothing
-of it (no function-scoped fixture, no marker) still runs in the worker namespace, and what it
-commits there through connections of its own is removed after it, with the test named."""
+of it (no function-scoped fixture, no marker) still runs in the worker namespace; the
+application's engines join it; what it commits there through connections of its own is removed
+after it, with the test named."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def test_what_they_commit_is_removed_and_they_are_named(
 
     result = unasked.runpytest_subprocess(*mode, "-p", "no:randomly")
 
-    result.assert_outcomes(passed=5)
-    for test in ("test_1_commits_through_an_engine_built_per_call", "test_3_uses_a_session_f*"):
+    result.assert_outcomes(passed=7)
+    for test in ("test_1_commits_through_a_libpq_connection*", "test_3_uses_a_session_f*"):
         result.stdout.fnmatch_lines([WARNED.format(test, "schema", "uow_*_*", "uow_*_*.batches")])
     assert result.stdout.str().count("has no isolation of its own") == 2
     assert schemas_named(own_database, "uow") == []
@@ -60,14 +61,15 @@ def test_check_leaks_fails_them(
         "-p", "no:xdist", "-p", "no:randomly", "--uow-check-leaks"
     )
 
-    result.assert_outcomes(passed=5, errors=2)
+    result.assert_outcomes(passed=7, errors=2)
     result.stdout.fnmatch_lines(
         [
-            "*pytest-uow found rows that test_unasked.py::test_1_commits_through_an_engine_built_"
-            "per_call left behind (uow_check_leaks, command line --uow-check-leaks): rows left in "
-            "worker schema uow_*_* by the test: uow_*_*.batches (1 row) (committed through a "
-            "connection of its own; they were removed); it has no isolation of its own (no "
-            "function-scoped uow fixture, no uow marker): give it one: *",
+            "*pytest-uow found rows that test_unasked.py::test_1_commits_through_a_libpq_"
+            "connection_of_its_own left behind (uow_check_leaks, command line "
+            "--uow-check-leaks): rows left in worker schema uow_*_* by the test: "
+            "uow_*_*.batches (1 row) (committed through a connection of its own; they were "
+            "removed); it has no isolation of its own (no function-scoped uow fixture, no uow "
+            "marker): give it one: *",
         ]
     )
     assert (
@@ -89,7 +91,7 @@ def test_in_database_mode(
 
     result = unasked.runpytest_subprocess("-n", "2", "--dist=loadfile", "-p", "no:randomly")
 
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines(
         [WARNED.format("test_1_*", "database", f"{own_prefix}_*", "public.batches")]
     )

@@ -119,12 +119,16 @@ class AsyncWorker:
     """The worker's async engines, one per event loop, all on the worker's namespace."""
 
     def __init__(self, worker_url: URL, driver: str) -> None:
+        """``driver`` is the async driver of the plugin's own sessions; an application engine
+        of another driver is served on one of its own."""
         self.driver = driver
-        self._url, self._connect_args = async_engine_args(worker_url, driver)
-        self._loops: dict[asyncio.AbstractEventLoop, OnLoop] = {}
+        self._worker_url = worker_url
+        self._loops: dict[tuple[asyncio.AbstractEventLoop, str], OnLoop] = {}
 
-    def on_running_loop(self) -> OnLoop:
-        """The state of the running loop, opened on it now if this is its first need."""
+    def on_running_loop(self, driver: str | None = None) -> OnLoop:
+        """The state of the running loop for ``driver`` (the plugin's by default), opened on it
+        now if this is its first need."""
+        driver = driver or self.driver
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -132,25 +136,26 @@ class AsyncWorker:
                 "pytest-uow's async sessions need a running event loop: use them in an async "
                 "test (pytest-asyncio or anyio)"
             ) from None
-        state = self._loops.get(loop)
+        state = self._loops.get((loop, driver))
         if state is None:
-            for stale in [old for old in self._loops if old.is_closed()]:
+            for stale in [key for key in self._loops if key[0].is_closed()]:
                 del self._loops[stale]
-            engine = create_async_engine(self._url, connect_args=self._connect_args)
+            url, connect_args = async_engine_args(self._worker_url, driver)
+            engine = create_async_engine(url, connect_args=connect_args)
             _explain_concurrent_use(engine.sync_engine)
-            state = self._loops[loop] = OnLoop(loop, engine)
+            state = self._loops[(loop, driver)] = OnLoop(loop, engine)
         return state
 
     def release_connections(self) -> None:
         """Before the worker database is replaced (``recreate``): every connection to it
         closed, on its loop (a loop that closed took its connections with it)."""
-        for loop, state in list(self._loops.items()):
+        for (loop, _), state in list(self._loops.items()):
             if not loop.is_closed() and not loop.is_running():
                 loop.run_until_complete(state.release())
 
     def close(self) -> None:
         """The worker's end: release what is open on loops that are still there."""
-        for loop, state in list(self._loops.items()):
+        for (loop, _), state in list(self._loops.items()):
             if not loop.is_closed() and not loop.is_running():
                 state.stop()
                 loop.run_until_complete(state.guard)

@@ -44,28 +44,30 @@ class AsyncTestSide:
         self._worker = worker
         self.real_commits = real_commits
         self._isolation_level_of = isolation_level_of
-        self._loop: OnLoop | None = None
+        self._states: dict[str, OnLoop] = {}  # by driver
         self._sessions: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
         # Per task, the sessions with a transaction on the test's one connection (rollback).
         # A task that is done (a fixture's setup) runs nothing at the same time as another.
         self._open_by_task: dict[asyncio.Task[Any] | None, set[int]] = {}
 
-    def _state(self) -> OnLoop:
-        state = self._worker.on_running_loop()
-        if self._loop is None:
-            self._loop = state
-        elif self._loop is not state:
+    def _state(self, driver: str | None) -> OnLoop:
+        driver = driver or self._worker.driver
+        state = self._worker.on_running_loop(driver)
+        if any(other.loop is not state.loop for other in self._states.values()):
             raise UowError(
                 "the test's async sessions ran on two event loops: a fixture and the test run "
                 "on different loops (give them the same loop scope: pytest-asyncio's "
                 "loop_scope, or asyncio_default_fixture_loop_scope), or the test and the live "
                 "server (use the truncate strategy for that test)"
             )
+        self._states[driver] = state
         return state
 
-    def bind(self, original_bind: object = None) -> Connection | Engine:
-        """What a session binds to, on the running loop (called in SQLAlchemy's greenlet)."""
-        state = self._state()
+    def bind(self, original_bind: object = None, driver: str | None = None) -> Connection | Engine:
+        """What a session binds to, on the running loop (called in SQLAlchemy's greenlet):
+        through the plugin's async driver, or ``driver`` where an application engine of another
+        one joins the test."""
+        state = self._state(driver)
         if self.real_commits:
             level = self._isolation_level_of(original_bind)
             if level is None:
@@ -119,14 +121,19 @@ class AsyncTestSide:
     def end(self) -> None:
         """After the test: its transaction rolled back on its loop, if the loop is still there
         (if it closed, its guard did that already)."""
-        state, self._loop = self._loop, None
-        if state is not None and state.connection is not None:
+        states, self._states = self._states, {}
+        for driver, state in states.items():
+            self._end(state, list(self._sessions) if driver == self._worker.driver else [])
+
+    @staticmethod
+    def _end(state: OnLoop, sessions: list[AsyncSession]) -> None:
+        if state.connection is not None:
             sync_connection = state.connection.sync_connection
             if sync_connection is not None:
                 release(sync_connection)
-        if state is None or state.loop.is_closed():
+        if state.loop.is_closed():
             return
-        ending = state.end_test(list(self._sessions))
+        ending = state.end_test(sessions)
         if state.loop.is_running():
             if _loop_of_this_thread() is state.loop:
                 ending.close()

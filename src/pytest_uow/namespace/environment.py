@@ -28,6 +28,14 @@ class Environment:
     def _name_the_test(self, test: str | None) -> None:
         os.environ["PGAPPNAME"] = self._names.name_for(test)
 
+    def before(self, name: str) -> str | None:
+        """What ``name`` was before the worker exported it; None if it exported nothing there,
+        or it was unset."""
+        return self._saved.get(name)
+
+    def exported(self, name: str) -> bool:
+        return name in self._saved
+
     def restore(self) -> None:
         CURRENT.stop_listening(self._name_the_test)
         for name, value in self._saved.items():

@@ -26,6 +26,7 @@ from pytest_uow.namespace.baseline import Baseline
 from pytest_uow.namespace.engines import WorkerEngines
 from pytest_uow.namespace.environment import Environment
 from pytest_uow.namespace.opening import OpenedNamespace, open_namespace
+from pytest_uow.routing import EngineRouter, WorkerRoute
 from pytest_uow.server.address import ServerAddress
 from pytest_uow.sources.base import BuildFailed, SchemaSource
 from pytest_uow.workers import Worker
@@ -64,6 +65,16 @@ class WorkerNamespace:
         self._aio: AsyncWorker | None = None
         self._environment = Environment(self.names)
         self._error: DatabaseSetupError | None = None
+        self._opening = False
+        self._route = WorkerRoute(self._routed_to)
+        configured = address.named_by_settings
+        # The application's engines on the configured database, routed here (none can name
+        # the throwaway server).
+        self.router = (
+            EngineRouter(configured, self._route, self._options_elsewhere)
+            if configured is not None
+            else None
+        )
         # Reaping, creating the namespace and building its tables (or the template): seconds.
         self.ready_seconds: float | None = None
         self.reaped: list[str] = []
@@ -82,7 +93,11 @@ class WorkerNamespace:
         if self._error is not None:
             raise self._error
         if self._engines is None:
-            self._open()
+            self._opening = True
+            try:
+                self._open()
+            finally:
+                self._opening = False
         return self
 
     def _open(self) -> None:
@@ -171,8 +186,34 @@ class WorkerNamespace:
         return self._aio
 
     def _release_async(self) -> None:
+        """The worker database is about to be replaced: what connects to it lets go."""
+        self._route.rebuilt()
+        if self.router is not None:
+            self.router.release_idle()
         if self._aio is not None:
             self._aio.release_connections()
+
+    def _routed_to(self) -> tuple[URL, str | None] | None:
+        """Where the application's routed connections go: the namespace's URL, and its schema
+        where it is one schema of the configured database; None while it is being built."""
+        if self._opening:
+            return None
+        self.open()
+        assert self._opened is not None
+        return self.url, self._opened.isolation.scope.schema
+
+    def _options_elsewhere(self) -> str | None:
+        """The libpq options of a connection to another database, where the worker exported
+        ``PGOPTIONS``: what it was before."""
+        if not self._environment.exported("PGOPTIONS"):
+            return None
+        return self._environment.before("PGOPTIONS") or ""
+
+    def route_engines(self) -> None:
+        """From now on until the namespace closes, the application's engines on the configured
+        database reach the namespace."""
+        if self.router is not None:
+            self.router.install()
 
     def explain(self, error: SQLAlchemyError, failed: str) -> str:
         """The one line a test fails with after ``error``; ``failed`` says what failed.
@@ -199,6 +240,8 @@ class WorkerNamespace:
         After the server was lost there is nothing to drop; if it comes back, the next run
         reaps the namespace.
         """
+        if self.router is not None:
+            self.router.uninstall()
         if self._engines is None or self._opened is None or self._baseline is None:
             return None
         lost = self.lost

@@ -26,6 +26,11 @@ class ServerAddress(Protocol):
     def url(self) -> URL:
         """The server's URL (the throwaway server is started by the first call of the run)."""
 
+    @property
+    def named_by_settings(self) -> URL | None:
+        """The URL the settings name, which the application's own engines may name too; None
+        for the throwaway server, whose URL only the plugin hands out."""
+
     def state(self) -> ServerState | None:
         """The throwaway server's state once started; None for a configured server."""
 
@@ -42,6 +47,10 @@ class ConfiguredServer:
         self.setting = f"uow_database_url ({source})"
 
     def url(self) -> URL:
+        return self._url
+
+    @property
+    def named_by_settings(self) -> URL | None:
         return self._url
 
     def state(self) -> ServerState | None:

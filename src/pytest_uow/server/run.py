@@ -225,6 +225,8 @@ class RunServer:
                 self._state = ServerState(**json.loads(self._state_path.read_text()))
         return self._state
 
+    named_by_settings: URL | None = None  # no application names the throwaway server
+
     def url(self) -> URL:
         """The server's URL, starting the server if no process of this run has yet."""
         if self.state() is None:

@@ -1,7 +1,9 @@
 import os
 
+import psycopg2
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 INSERT = text("INSERT INTO batches (reference, qty) VALUES ('b', 1)")
 
@@ -22,9 +24,13 @@ def test_3_commits_through_a_connection_of_its_own(uow_engine, uow_connection):
         connection.execute(INSERT)
 
 
-def test_4_writes_to_public_through_the_apps_own_engine(uow_session):
-    with create_engine(os.environ["APP_URL"]).begin() as connection:
-        connection.execute(text("INSERT INTO public.audit VALUES ('from test 4')"))
+def test_4_writes_to_public_through_a_libpq_connection_of_its_own(uow_session):
+    # The application's own engines join the test; a connection made outside SQLAlchemy does not.
+    url = make_url(os.environ["APP_URL"]).set(drivername="postgresql")
+    connection = psycopg2.connect(url.render_as_string(hide_password=False))
+    with connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO public.audit VALUES ('from test 4')")
+    connection.close()
 
 
 def test_5_starts_empty(uow_session):

@@ -1,0 +1,271 @@
+"""Every engine of the test process that connects to the configured database reaches the worker
+namespace instead, however and wherever the application built it.
+
+Two class-level events see every engine: ``do_connect``, where a new connection is made, and the
+pool's ``checkout``, where a pooled one is handed out. A connection of the configured database
+(``target.py``) is made, while a ``rollback`` test runs, as the test's own DBAPI connection, lent
+(``joined.py``); otherwise as a new connection to the worker namespace, committing for real (the
+``truncate`` and ``recreate`` strategies, tests with no isolation, fixtures between tests). Each
+pooled connection carries the route it was made for, in its pool entry's ``info``; a checkout
+whose route is not the one of the moment is refused with ``DisconnectionError``, which makes the
+pool connect afresh: the documented way to replace a pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
+
+from pytest_uow.compat import dialect_isolation_level
+from pytest_uow.current import CURRENT
+from pytest_uow.errors import UowError
+from pytest_uow.routing.joined import JoinedConnection, OverriddenDialects
+from pytest_uow.routing.target import DatabaseAddress, is_the_plugins, routed_params
+
+_ROUTE = "pytest-uow route"  # in a pool entry's info: the route its connection was made for
+_LOOP = "pytest-uow loop"  # in an async routed pool entry's info: the loop it belongs to
+_AUTOCOMMIT = "pytest-uow autocommit"  # in a routed pool entry's info: it never joins a test
+_OUT = "pytest-uow checked out"  # in a routed pool entry's info: whether the application has it
+Driver = tuple[str, bool]  # a dialect's driver, and whether it is async
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _driver(dialect: Dialect) -> Driver:
+    return (str(dialect.driver), bool(getattr(dialect, "is_async", False)))
+
+
+class _RealCommits:
+    """The route of connections made to the worker namespace: one per build of it (a database
+    replaced by ``recreate`` is a new one)."""
+
+
+class WorkerRoute:
+    """Where routed connections go: the worker namespace, opened when first needed."""
+
+    def __init__(self, destination: Callable[[], tuple[URL, str | None] | None]) -> None:
+        """``destination`` opens the namespace if need be and gives its URL, and its schema
+        where the namespace is one schema of the configured database; None while the namespace
+        is being built (what connects then is left as made: the build checks it)."""
+        self._destination = destination
+        self.real = _RealCommits()
+
+    def params(self, params: dict[str, Any], asyncpg: bool) -> dict[str, Any] | None:
+        destination = self._destination()
+        if destination is None:
+            return None
+        url, schema = destination
+        return routed_params(params, url, schema, asyncpg)
+
+    def rebuilt(self) -> None:
+        """The namespace was replaced: connections made to the old one are not reused."""
+        self.real = _RealCommits()
+
+
+class EngineRouter:
+    """The routes of the application's engines during one worker's run."""
+
+    def __init__(
+        self,
+        configured: URL,
+        route: WorkerRoute,
+        own_options: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        """``own_options`` gives, once the worker exported ``PGOPTIONS``, the options a libpq
+        connection elsewhere must keep instead (what ``PGOPTIONS`` was before; else none)."""
+        self._configured = DatabaseAddress.of_url(configured)
+        self._route = route
+        self._own_options = own_options
+        self._dialects: weakref.WeakKeyDictionary[Dialect, bool] = weakref.WeakKeyDictionary()
+        self._lent: dict[int, JoinedConnection] = {}  # by id of the DBAPI connection
+        self._joined: dict[Driver, JoinedConnection] | None = None  # while a rollback test runs
+        self._own: dict[Driver, JoinedConnection] = {}  # opened for drivers the test lacks
+        self._overridden = OverriddenDialects(self._lent_connection)
+        self._routed: weakref.WeakSet[Any] = weakref.WeakSet()  # pool entries given a route
+        self._installed = False
+
+    # Installation, for the run.
+
+    def install(self) -> None:
+        if not self._installed:
+            self._installed = True
+            event.listen(Engine, "do_connect", self._connecting)
+            event.listen(Pool, "checkout", self._checking_out)
+            event.listen(Pool, "checkin", self._checked_in)
+
+    def uninstall(self) -> None:
+        """The listeners removed, the dialects restored, the connections the router opened
+        closed."""
+        if self._installed:
+            self._installed = False
+            event.remove(Engine, "do_connect", self._connecting)
+            event.remove(Pool, "checkout", self._checking_out)
+            event.remove(Pool, "checkin", self._checked_in)
+        for entry in list(self._routed):
+            if entry.info.pop(_ROUTE, None) is not None and entry.dbapi_connection is not None:
+                entry.invalidate()  # the namespace goes: nothing stays connected to it
+        self._routed.clear()
+        self._overridden.restore()
+        for joined in self._own.values():
+            with contextlib.suppress(Exception):  # already closed or broken: nothing to release
+                joined.dbapi_connection.close()
+        self._own.clear()
+        self._lent.clear()
+
+    # One rollback test.
+
+    def join(self, connection: Connection) -> None:
+        """A rollback test runs in ``connection``'s transaction: application engines of its
+        driver are lent its DBAPI connection."""
+        self._joined = {}
+        self._join(connection.connection.dbapi_connection, _driver(connection.dialect))
+
+    def _join(self, dbapi_connection: Any, driver: Driver) -> JoinedConnection:
+        assert self._joined is not None
+        joined = self._lent.get(id(dbapi_connection))
+        if joined is None or joined.dbapi_connection is not dbapi_connection:
+            joined = JoinedConnection(dbapi_connection, driver)
+            self._lent[id(dbapi_connection)] = joined
+        joined.join()
+        self._joined[driver] = joined
+        return joined
+
+    def leave(self) -> None:
+        """The test's transaction ends: what was lent is no longer joined; what the router
+        opened for another driver is rolled back."""
+        joined, self._joined = self._joined, None
+        for lent in (joined or {}).values():
+            lent.leave()
+            if lent in self._own.values():
+                lent.dbapi_connection.rollback()
+
+    # The events.
+
+    def _lent_connection(self, dbapi_connection: Any) -> JoinedConnection | None:
+        joined = self._lent.get(id(dbapi_connection))
+        if joined is not None and joined.dbapi_connection is dbapi_connection:
+            return joined
+        return None
+
+    def _is_configured(self, dialect: Dialect, params: dict[str, Any]) -> bool:
+        known = self._dialects.get(dialect)
+        if known is None:
+            known = not is_the_plugins(params) and DatabaseAddress.of_params(params) == (
+                self._configured
+            )
+            self._dialects[dialect] = known
+            if known:
+                self._overridden.override(dialect)
+        return known
+
+    def _connecting(
+        self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
+    ) -> Any:
+        if not self._is_configured(dialect, cparams):
+            self._as_made(dialect, cparams)
+            return None
+        if self._joined is None:
+            CURRENT.needs_isolation()
+        # An engine in autocommit does what no transaction can hold (CREATE DATABASE, VACUUM):
+        # it commits for real, in the namespace.
+        autocommit = dialect_isolation_level(dialect) == "AUTOCOMMIT"
+        record.info[_AUTOCOMMIT] = autocommit
+        if self._joined is not None and not autocommit:
+            joined = self._lent_for(dialect, cargs, cparams)
+            self._mark(record, joined)
+            return joined.dbapi_connection
+        routed = self._route.params(cparams, asyncpg=dialect.driver == "asyncpg")
+        if routed is None:
+            return None
+        cparams.clear()
+        cparams.update(routed)
+        self._mark(record, self._route.real)
+        if getattr(dialect, "is_async", False):
+            record.info[_LOOP] = _running_loop()
+        return None
+
+    def _as_made(self, dialect: Dialect, cparams: dict[str, Any]) -> None:
+        """A libpq connection to another database keeps its own options: the worker's
+        ``search_path`` in ``PGOPTIONS`` (for what this process and its children connect to
+        the configured database on their own) would name a schema that does not exist there."""
+        if "options" in cparams or dialect.driver == "asyncpg" or is_the_plugins(cparams):
+            return
+        options = self._own_options()
+        if options is not None:
+            cparams["options"] = options
+
+    def _mark(self, record: Any, route: object) -> None:
+        record.info[_ROUTE] = route
+        self._routed.add(record)
+
+    def _lent_for(
+        self, dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]
+    ) -> JoinedConnection:
+        """The test's connection of ``dialect``'s driver: its own, its async side's, or one the
+        router opens for the driver, kept from test to test."""
+        assert self._joined is not None
+        driver = _driver(dialect)
+        joined = self._joined.get(driver)
+        if joined is not None:
+            return joined
+        if driver[1]:
+            side = CURRENT.aio
+            if side is None:
+                raise UowError("an async engine connected outside the test's event loop")
+            connection = side.bind(None, driver[0])
+            assert isinstance(connection, Connection)
+            return self._join(connection.connection.dbapi_connection, driver)
+        own = self._own.get(driver)
+        if own is None:
+            routed = self._route.params(cparams, asyncpg=False)
+            if routed is None:
+                raise UowError("the worker namespace is being built")
+            own = JoinedConnection(dialect.connect(*cargs, **routed), driver)
+            self._own[driver] = own
+            self._lent[id(own.dbapi_connection)] = own
+        own.join()
+        self._joined[driver] = own
+        return own
+
+    def release_idle(self) -> None:
+        """The worker database is about to be replaced: the application's idle connections to it
+        are closed (one the application still holds is left to the reset, which names its
+        test)."""
+        for entry in list(self._routed):
+            if not entry.info.get(_OUT) and entry.info.get(_ROUTE) is not None:
+                entry.info.pop(_ROUTE)
+                if entry.dbapi_connection is not None:
+                    entry.invalidate()
+
+    def _checking_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        route = record.info.get(_ROUTE)
+        if route is None:
+            return
+        if self._joined is None:
+            CURRENT.needs_isolation()
+        if self._joined is not None and not record.info.get(_AUTOCOMMIT):
+            fits = isinstance(route, JoinedConnection) and self._joined.get(route.driver) is route
+        else:
+            # An async connection is the loop's it was made on: pytest-asyncio's loop per test
+            # would otherwise meet the last test's, in a pool the application keeps.
+            fits = route is self._route.real and record.info.get(_LOOP) in (None, _running_loop())
+        if not fits:
+            raise DisconnectionError("pytest-uow: this connection was made for another route")
+        record.info[_OUT] = True
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        if _ROUTE in record.info:
+            record.info[_OUT] = False

@@ -132,14 +132,13 @@ def begin(item: pytest.Item, state: RunState) -> None:
 
 def _isolate_now(item: pytest.Item, state: RunState) -> None:
     """The application's engine connects during a test that asked for no isolation: it gets
-    the run's strategy now, as if it had asked (the watch stays, for what the test wrote
-    through connections of its own)."""
-    watch = item.stash.get(_WATCH, None)
-    if watch is not None:
-        watch.leave_leaks_to_its_life()
+    the run's strategy now, as if it had asked; its reset replaces the watch's probe, as for
+    every isolated test."""
     life = TestLife(state, item, None)
     life.start()
     item.stash[_LIFE] = life
+    if _WATCH in item.stash:
+        del item.stash[_WATCH]
 
 
 def end(item: pytest.Item, state: RunState) -> None:
@@ -172,7 +171,6 @@ class UnaskedTest:
         self._namespace = state.namespace
         self._test = test
         self._check_leaks = state.settings.check_leaks
-        self._leaks_checked_here = True
 
     def start(self) -> None:
         if self._check_leaks.value:
@@ -182,16 +180,12 @@ class UnaskedTest:
                 message = self._namespace.explain(error, f"could not watch {self._test}")
                 _fail(message)
 
-    def leave_leaks_to_its_life(self) -> None:
-        """The test got its isolation on demand: its life's leak check covers it."""
-        self._leaks_checked_here = False
-
     def finish(self) -> None:
         namespace = self._namespace
         baseline = namespace.baseline
         message = None
         try:
-            if self._check_leaks.value and self._leaks_checked_here:
+            if self._check_leaks.value:
                 message = _leak_line(namespace, self._test, self._check_leaks, None)
             changed = baseline.restore()
         except (SQLAlchemyError, UowError) as error:

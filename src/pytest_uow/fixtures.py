@@ -220,10 +220,13 @@ def uow_live_app(request: pytest.FixtureRequest) -> object:
             "fixture",
             pytrace=False,
         )
+    from pytest_uow.loading import load_object
+
+    where = f"uow_live_app ({spec}, {settings.live_app.source})"
     try:
-        return resolve_app(
-            settings.live_target, f"uow_live_app ({spec}, {settings.live_app.source})"
-        )
+        return resolve_app(load_object(spec), where)
+    except ValueError as error:  # imported now, when a test first uses the live server
+        message = f"pytest-uow: {where}: {error}"
     except UowError as error:
         message = f"pytest-uow: {error}"
     pytest.fail(message, pytrace=False)

@@ -4,6 +4,7 @@ entries only when asked."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -27,6 +28,23 @@ def load_object(spec: str) -> object:
         except AttributeError:
             raise ValueError(f"module {module_name} has no attribute {attribute}") from None
     return target
+
+
+def check_importable(spec: str) -> str:
+    """``spec`` if it is ``module:attribute`` and the module can be found, without importing
+    it (only its parent packages); ValueError says what is wrong, as ``load_object`` would."""
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError("expected module:attribute, e.g. myapp.models:metadata")
+    try:
+        found = importlib.util.find_spec(module_name)
+    except Exception as error:  # a parent package that fails to import
+        raise ValueError(f"cannot import {module_name}: {type(error).__name__}: {error}") from None
+    if found is None:
+        raise ValueError(
+            f"cannot import {module_name}: ModuleNotFoundError: No module named {module_name!r}"
+        )
+    return spec
 
 
 def _remedy(error: Exception) -> str:

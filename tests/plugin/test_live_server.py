@@ -123,3 +123,40 @@ def test_an_object_that_is_not_an_application_is_one_line(project: pytest.Pytest
             "factory returning one"
         ]
     )
+
+
+def test_the_application_is_imported_only_when_a_test_first_uses_the_live_server(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An application that maps its ORM as it is imported (the book's flask_app) must not be
+    imported in every worker at start-up, beside the tests' own imports of it."""
+    imported = project.path / "imported"
+    monkeypatch.setenv("IMPORTED_MARK", str(imported))
+    project.makepyfile(
+        mapsonimport="import os\nopen(os.environ['IMPORTED_MARK'], 'a').write('x')\napp = None\n",
+        test_plain="def test_plain():\n    pass\n",
+    )
+
+    result = project.runpytest_subprocess("-n", "2", "--uow-live-app=mapsonimport:app")
+
+    result.assert_outcomes(passed=1)
+    assert not imported.exists()
+
+
+def test_an_application_that_fails_as_it_is_imported_is_one_line_in_the_test_using_it(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        broken="raise RuntimeError('no settings')\n",
+        test_x="def test_x(uow_live_server):\n    pass\n",
+    )
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "--uow-live-app=broken:app")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-uow: uow_live_app (broken:app, command line --uow-live-app): cannot import "
+            "broken: RuntimeError: no settings"
+        ]
+    )

@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError
 from pytest_uow.compat import SQLALCHEMY_2
 from pytest_uow.isolation.base import IsolationMode
 from pytest_uow.isolation.registry import DEFAULT_ISOLATION, ISOLATIONS
-from pytest_uow.loading import load_object
+from pytest_uow.loading import check_importable, load_object
 from pytest_uow.migrations.alembic import AlembicSource
 from pytest_uow.sessions.base import SessionAdapter
 from pytest_uow.sessions.registry import ASYNC_KINDS, adapter_for
@@ -90,8 +90,6 @@ class Settings:
     migrations: AlembicSource | None = None  # uow_alembic's, also where a seed follows them
     # The tests' async connections' driver (asyncpg or psycopg); None when neither is there.
     async_driver: str | None = None
-    # What uow_live_app names, imported (a factory is called when the server first starts).
-    live_target: object = None
 
     @functools.cached_property
     def has_async_factories(self) -> bool:
@@ -133,7 +131,9 @@ def resolve(config: pytest.Config) -> Settings:
     seed = read(options.SEED, _seed_loader(read.where(options.SEED)))
     sessionmakers = read(options.SESSIONMAKERS, _split_specs, ())
     adapters = read(options.SESSIONMAKERS, _load_adapters, ())
-    live_app = read(options.LIVE_APP, _load_spec)
+    # Imported when a test first uses the live server: an application that maps its ORM on
+    # import must not be imported in every worker at start-up.
+    live_app = read(options.LIVE_APP, _check_importable)
     url: Sourced[URL | None] = read(options.URL, parse_url)
     drop_kept = read(options.DROP_KEPT, _parse_bool, False)
     if drop_kept.value and url.value is None:
@@ -158,8 +158,7 @@ def resolve(config: pytest.Config) -> Settings:
         seed=_as_spec(seed),
         alembic=_as_spec(alembic),
         check_migrations=check_migrations,
-        live_app=_as_spec(live_app),
-        live_target=live_app.value[1] if live_app.value is not None else None,
+        live_app=live_app,
         source=tables_source(metadata.value, alembic.value, seed.value),
         adapters=adapters.value,
         models=models,
@@ -368,6 +367,10 @@ def _check_spec(value: object) -> str | None:
     return str(value).strip()
 
 
+def _check_importable(value: object) -> str | None:
+    return check_importable(str(value).strip())
+
+
 def _metadata_loader(
     where: str, mode: IsolationMode
 ) -> Callable[[object], tuple[str, MetaDataSource]]:
@@ -417,11 +420,6 @@ def _strategies_by_path(value: object) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"{line!r}: {strategy!r} is not one of: {', '.join(STRATEGIES)}")
         pairs.append((pattern, strategy))
     return tuple(pairs)
-
-
-def _load_spec(value: object) -> tuple[str, object]:
-    spec = str(value).strip()
-    return spec, load_object(spec)
 
 
 def _split_specs(value: object) -> tuple[str, ...]:

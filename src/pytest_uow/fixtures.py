@@ -59,6 +59,9 @@ def _uow_run(request: pytest.FixtureRequest) -> RunState:
 
 def _binding() -> Binding:
     binding = CURRENT.binding
+    if binding is None:  # asked for at run time (request.getfixturevalue): isolated now
+        CURRENT.needs_isolation()
+        binding = CURRENT.binding
     assert binding is not None, "a function fixture of pytest-uow always isolates its test"
     return binding
 

@@ -126,14 +126,15 @@ def begin(item: pytest.Item, state: RunState) -> None:
         watch = UnaskedTest(state, item.nodeid)
         watch.start()
         item.stash[_WATCH] = watch
-    if need in (Need.UNASKED, Need.DATABASE) and state.namespace.router is not None:
+    if need in (Need.UNASKED, Need.DATABASE):
         CURRENT.isolate_on_demand = lambda: _isolate_now(item, state)
 
 
 def _isolate_now(item: pytest.Item, state: RunState) -> None:
-    """The application's engine connects during a test that asked for no isolation: it gets
-    the run's strategy now, as if it had asked; its reset replaces the watch's probe, as for
-    every isolated test."""
+    """A test that asked for no isolation needs one after all (one of the application's
+    engines connects during it, or it asks for a fixture at run time): it gets the run's
+    strategy now, as if it had asked; its reset replaces the watch's probe, as for every
+    isolated test."""
     life = TestLife(state, item, None)
     life.start()
     item.stash[_LIFE] = life

@@ -97,3 +97,29 @@ def test_in_database_mode(
     )
     left = databases_named(outside, own_prefix)
     assert all(template for _, template, _, _ in left.values())  # templates only
+
+
+def test_a_fixture_taken_at_run_time_isolates_the_test(project: pytest.Pytester) -> None:
+    """``request.getfixturevalue("uow_session")`` in a test that names no fixture of the plugin:
+    the test is isolated from that moment, and the next test starts empty."""
+    project.makepyprojecttoml(project_ini(sessionmakers=False))
+    project.makepyfile(
+        test_late="""
+        from sqlalchemy import text
+
+        def test_1_asks_at_run_time(request):
+            session = request.getfixturevalue("uow_session")
+            session.execute(text("INSERT INTO batches (reference, qty) VALUES ('late', 1)"))
+            session.commit()
+
+        def test_2_starts_empty(request):
+            session = request.getfixturevalue("uow_session")
+            count = session.execute(text("SELECT count(*) FROM batches")).scalar_one()
+            assert count == 0
+        """
+    )
+
+    result = project.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    assert "UowWarning" not in result.stdout.str()

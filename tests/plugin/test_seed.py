@@ -5,6 +5,7 @@ detector reports only what differs from them, in both isolation modes."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from tests.conftest import databases_named, project_ini, schemas_named
@@ -82,3 +83,51 @@ def test_a_seed_that_fails_is_one_line(shop: pytest.Pytester) -> None:
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        "shop:seed_with_a_session",
+        "shop:seed_with_an_async_session",
+        "shop:seed_with_the_apps_engine",
+    ],
+)
+def test_a_seed_gets_what_its_signature_asks_for(
+    shop: pytest.Pytester,
+    own_database: Engine,
+    own_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    seed: str,
+) -> None:
+    """A Session of the class its annotation names, an AsyncSession for an async seed, or
+    nothing (the application's own engine on the configured database joins the build); the
+    configured database's own tables are never written."""
+    monkeypatch.setenv("APP_URL", own_database.url.render_as_string(hide_password=False))
+    shop.makepyprojecttoml(SHOP_INI + f'uow_seed = "{seed}"\n')
+    shop.copy_example("seed/test_baseline.py")
+
+    result = shop.runpytest_subprocess("-n", "2", f"--uow-schema-prefix={own_prefix}")
+
+    result.assert_outcomes(passed=9)
+    assert schemas_named(own_database, own_prefix) == []
+    assert inspect(own_database).get_table_names(schema="public") == []
+
+
+def test_a_seed_taking_nothing_needs_a_configured_server(
+    shop: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    shop.makepyprojecttoml(SHOP_INI + 'uow_seed = "shop:seed_with_the_apps_engine"\n')
+
+    result = shop.runpytest_subprocess("-p", "no:xdist")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: uow_seed: 'shop:seed_with_the_apps_engine' from ini uow_seed in "
+            "pyproject.toml: takes no argument, so it writes through the application's own "
+            "engines, which reach the worker namespace only when uow_database_url names their "
+            "database: set uow_database_url, or give the seed a Connection or Session parameter"
+        ]
+    )

@@ -7,6 +7,6 @@ named anywhere.
 ``router.py`` watches every engine and hands each connection its route.
 """
 
-from pytest_uow.routing.router import EngineRouter, WorkerRoute
+from pytest_uow.routing.router import EngineRouter, WorkerRoute, lending, routing_engines
 
-__all__ = ["EngineRouter", "WorkerRoute"]
+__all__ = ["EngineRouter", "WorkerRoute", "lending", "routing_engines"]

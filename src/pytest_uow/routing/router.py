@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import event
@@ -105,6 +105,7 @@ class EngineRouter:
             event.listen(Engine, "do_connect", self._connecting)
             event.listen(Pool, "checkout", self._checking_out)
             event.listen(Pool, "checkin", self._checked_in)
+            _INSTALLED.append(self)
 
     def uninstall(self) -> None:
         """The listeners removed, the dialects restored, the connections the router opened
@@ -114,6 +115,7 @@ class EngineRouter:
             event.remove(Engine, "do_connect", self._connecting)
             event.remove(Pool, "checkout", self._checking_out)
             event.remove(Pool, "checkin", self._checked_in)
+            _INSTALLED.remove(self)
         for entry in list(self._routed):
             if entry.info.pop(_ROUTE, None) is not None and entry.dbapi_connection is not None:
                 entry.invalidate()  # the namespace goes: nothing stays connected to it
@@ -142,6 +144,18 @@ class EngineRouter:
         joined.join()
         self._joined[driver] = joined
         return joined
+
+    def lend_during(self, connection: Connection) -> dict[Driver, JoinedConnection] | None:
+        """Join ``connection`` for a while; gives back what was joined before."""
+        outer = self._joined
+        self.join(connection)
+        return outer
+
+    def end_lending(self, outer: dict[Driver, JoinedConnection] | None) -> None:
+        self.leave()
+        self._joined = outer
+        for joined in (outer or {}).values():
+            joined.joined = True
 
     def leave(self) -> None:
         """The test's transaction ends: what was lent is no longer joined; what the router
@@ -269,3 +283,27 @@ class EngineRouter:
     def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
         if _ROUTE in record.info:
             record.info[_OUT] = False
+
+
+_INSTALLED: list[EngineRouter] = []  # the router of this process, while it is installed
+
+
+def routing_engines() -> bool:
+    """Whether this process routes the application's engines (``uow_database_url`` is set)."""
+    return bool(_INSTALLED)
+
+
+@contextlib.contextmanager
+def lending(connection: Connection) -> Iterator[None]:
+    """For the block, the application's engines on the configured database share
+    ``connection`` (and its transaction), as they share a rollback test's: a seed that uses
+    the application's own engines writes the baseline through the build's connection."""
+    if not _INSTALLED:
+        yield
+        return
+    router = _INSTALLED[-1]
+    outer = router.lend_during(connection)
+    try:
+        yield
+    finally:
+        router.end_lending(outer)

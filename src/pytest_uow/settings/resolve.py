@@ -128,13 +128,13 @@ def resolve(config: pytest.Config) -> Settings:
         options.ALEMBIC,
         _alembic_loader(config.rootpath, read.where(options.ALEMBIC), check_migrations.value),
     )
-    seed = read(options.SEED, _seed_loader(read.where(options.SEED)))
     sessionmakers = read(options.SESSIONMAKERS, _split_specs, ())
     adapters = read(options.SESSIONMAKERS, _load_adapters, ())
     # Imported when a test first uses the live server: an application that maps its ORM on
     # import must not be imported in every worker at start-up.
     live_app = read(options.LIVE_APP, _check_importable)
     url: Sourced[URL | None] = read(options.URL, parse_url)
+    seed = read(options.SEED, _seed_loader(read.where(options.SEED), url.value is not None))
     drop_kept = read(options.DROP_KEPT, _parse_bool, False)
     if drop_kept.value and url.value is None:
         raise pytest.UsageError(
@@ -399,12 +399,21 @@ def _alembic_loader(
 
 
 def _seed_loader(
-    where: str,
+    where: str, engines_routed: bool
 ) -> Callable[[object], tuple[str, Callable[[SchemaSource], SchemaSource]]]:
+    """``engines_routed``: whether the application's engines join the build (a server the
+    settings name, which their URLs can name too)."""
+
     def load(value: object) -> tuple[str, Callable[[SchemaSource], SchemaSource]]:
         spec = str(value).strip()
-        seed = load_seed(spec)
-        return spec, lambda tables: SeededSource(tables, seed, spec, where)
+        seed, code, asks_for = load_seed(spec)
+        if asks_for == "nothing" and not engines_routed:
+            raise ValueError(
+                "takes no argument, so it writes through the application's own engines, which "
+                "reach the worker namespace only when uow_database_url names their database: "
+                "set uow_database_url, or give the seed a Connection or Session parameter"
+            )
+        return spec, lambda tables: SeededSource(tables, seed, spec, where, code)
 
     return load
 

@@ -1,5 +1,7 @@
 """Reference data: countries and their cities, seeded; orders, written by tests."""
 
+import os
+
 from sqlalchemy import (
     Column,
     Computed,
@@ -9,8 +11,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    create_engine,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 metadata = MetaData()
 countries = Table(
@@ -44,3 +49,34 @@ def seed(connection):
 
 def broken_seed(connection):
     connection.execute(text("INSERT INTO countries (code) VALUES ('FRA')"))
+
+
+class AppSession(Session):
+    """The application's own session class (SQLModel's ``Session`` has ``exec``)."""
+
+    def exec(self, statement):
+        return self.execute(statement)
+
+
+def seed_with_a_session(session: AppSession):
+    """As SQLModel's templates write ``init_db(session)``: the app's session class, committed."""
+    session.exec(text("INSERT INTO countries (code) VALUES ('FR'), ('DE')"))
+    session.commit()
+    session.exec(text("INSERT INTO cities (name, country_id) VALUES ('Paris', 1), ('Berlin', 2)"))
+    session.commit()
+
+
+async def seed_with_an_async_session(session: AsyncSession):
+    await session.execute(text("INSERT INTO countries (code) VALUES ('FR'), ('DE')"))
+    await session.execute(
+        text("INSERT INTO cities (name, country_id) VALUES ('Paris', 1), ('Berlin', 2)")
+    )
+    await session.commit()
+
+
+def seed_with_the_apps_engine():
+    """No argument: the application's own engine, built from its own settings."""
+    engine = create_engine(os.environ["APP_URL"])
+    with engine.begin() as connection:
+        seed(connection)
+    engine.dispose()

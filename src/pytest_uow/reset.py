@@ -256,7 +256,7 @@ class TestLife:
         self._uses_async = (
             state.settings.has_async_factories
             or not ASYNC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
-            or (self._router is not None and state.settings.async_driver is not None)
+            or state.settings.async_driver is not None
         )
         self._joined = False
         self._aio: AsyncTestSide | None = None
@@ -276,7 +276,7 @@ class TestLife:
                 )
                 binding = dataclasses.replace(binding, aio=self._aio)
             CURRENT.isolate(binding)
-            if self._router is not None and not binding.commits_are_real:
+            if not binding.commits_are_real:
                 self._router.join(binding.connection)
                 self._joined = True
             if self._state.settings.adapters:
@@ -332,7 +332,7 @@ class TestLife:
 
     def _leave(self) -> None:
         """The application's engines no longer join the test's transaction."""
-        if self._joined and self._router is not None:
+        if self._joined:
             self._joined = False
             self._router.leave()
 

@@ -1,6 +1,8 @@
 """Every engine joins the test: an application's engines on the configured database, named
 nowhere, reach the worker namespace and, under ``rollback``, the test's transaction; the
-configured database's own tables are never written; other databases are left alone."""
+configured database's own tables are never written; other databases are left alone. The suite's
+own conftest creates and drops the tables (for the session, and around single tests), as suites
+do before they adopt the plugin: in every strategy."""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def _untouched(database: Engine) -> None:
 
 
 @pytest.mark.parametrize("isolation", ["schema", "database"])
-@pytest.mark.parametrize("strategy", ["rollback", "truncate"])
+@pytest.mark.parametrize("strategy", ["rollback", "truncate", "recreate"])
 def test_an_apps_own_engines_join_the_test_with_workers(
     routed_project: pytest.Pytester,
     own_database: Engine,
@@ -65,7 +67,7 @@ def test_an_apps_own_engines_join_the_test_with_workers(
         f"--uow-schema-prefix={own_prefix}",
     )
 
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=15)
     assert "UowWarning" not in result.stdout.str()
     _untouched(own_database)
     assert schemas_named(own_database, own_prefix) == []
@@ -82,7 +84,7 @@ def test_an_apps_own_engines_join_the_test_without_xdist(
 ) -> None:
     result = routed_project.runpytest_subprocess("-p", "no:xdist", "--uow-check-leaks")
 
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=15)
     _untouched(own_database)
 
 

@@ -60,6 +60,7 @@ def test_a_routed_libpq_connection_keeps_its_own_options_and_takes_the_worker_sc
 
     assert routed == {
         "host": "127.0.0.1",
+        "port": 5432,
         "dbname": "test",
         "user": "uow",
         "password": "secret",
@@ -75,6 +76,7 @@ def test_a_routed_asyncpg_connection_takes_the_worker_database_and_server_settin
 
     assert routed_params(params, worker, None, asyncpg=True) == {
         "host": "127.0.0.1",
+        "port": 5432,
         "database": "uow_1a2b_gw0",
         "user": "postgres",
         "server_settings": {"jit": "off"},

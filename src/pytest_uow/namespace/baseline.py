@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from pytest_uow.diagnosis import sqlstate
 from pytest_uow.isolation.base import Isolation
 from pytest_uow.leftovers.leaks import LeakDetector
 from pytest_uow.leftovers.locks import Backend
@@ -22,6 +23,10 @@ from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.namespace.cleaning import TableCleaner
 from pytest_uow.namespace.engines import WorkerEngines, server_hung_up
 from pytest_uow.sources.base import SchemaSource
+
+# A table, schema or column of the build is gone (undefined_table, invalid_schema_name,
+# undefined_column, undefined_object).
+_DESTROYED = frozenset({"42P01", "3F000", "42703", "42704"})
 
 
 class Baseline:
@@ -142,7 +147,17 @@ class Baseline:
         if cleaner.baseline_lost:
             self.rebuild()
             return []
-        changed = cleaner.clean()
+        try:
+            changed = cleaner.clean()
+        except SQLAlchemyError as error:
+            if sqlstate(error) not in _DESTROYED:
+                raise
+            # The test (or a fixture's drop_all) dropped what the build made: built again.
+            self._cleaner = None
+            cleaner.close()
+            self.rebuild()
+            self._table_cleaner.take_baseline()
+            return []
         self._at_baseline = True
         return changed
 

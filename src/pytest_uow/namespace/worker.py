@@ -67,14 +67,9 @@ class WorkerNamespace:
         self._error: DatabaseSetupError | None = None
         self._opening = False
         self._route = WorkerRoute(self._routed_to)
-        configured = address.named_by_settings
         # The application's engines on the configured database, routed here (none can name
-        # the throwaway server).
-        self.router = (
-            EngineRouter(configured, self._route, self._options_elsewhere)
-            if configured is not None
-            else None
-        )
+        # the throwaway server: then only the engines of objects the settings name are).
+        self.router = EngineRouter(address.named_by_settings, self._route, self._options_elsewhere)
         # Reaping, creating the namespace and building its tables (or the template): seconds.
         self.ready_seconds: float | None = None
         self.reaped: list[str] = []
@@ -188,8 +183,7 @@ class WorkerNamespace:
     def _release_async(self) -> None:
         """The worker database is about to be replaced: what connects to it lets go."""
         self._route.rebuilt()
-        if self.router is not None:
-            self.router.release_idle()
+        self.router.release_idle()
         if self._aio is not None:
             self._aio.release_connections()
 
@@ -212,8 +206,7 @@ class WorkerNamespace:
     def route_engines(self) -> None:
         """From now on until the namespace closes, the application's engines on the configured
         database reach the namespace."""
-        if self.router is not None:
-            self.router.install()
+        self.router.install()
 
     def explain(self, error: SQLAlchemyError, failed: str) -> str:
         """The one line a test fails with after ``error``; ``failed`` says what failed.
@@ -240,8 +233,7 @@ class WorkerNamespace:
         After the server was lost there is nothing to drop; if it comes back, the next run
         reaps the namespace.
         """
-        if self.router is not None:
-            self.router.uninstall()
+        self.router.uninstall()
         if self._engines is None or self._opened is None or self._baseline is None:
             return None
         lost = self.lost

@@ -7,6 +7,20 @@ named anywhere.
 ``router.py`` watches every engine and hands each connection its route.
 """
 
-from pytest_uow.routing.router import EngineRouter, WorkerRoute, lending, routing_engines
+from pytest_uow.routing.router import (
+    EngineRouter,
+    WorkerRoute,
+    adopt,
+    is_routed,
+    lending,
+    route_connection,
+)
 
-__all__ = ["EngineRouter", "WorkerRoute", "lending", "routing_engines"]
+__all__ = [
+    "EngineRouter",
+    "WorkerRoute",
+    "adopt",
+    "is_routed",
+    "lending",
+    "route_connection",
+]

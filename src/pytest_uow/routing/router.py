@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import event
@@ -80,13 +80,15 @@ class EngineRouter:
 
     def __init__(
         self,
-        configured: URL,
+        configured: URL | None,
         route: WorkerRoute,
         own_options: Callable[[], str | None] = lambda: None,
     ) -> None:
         """``own_options`` gives, once the worker exported ``PGOPTIONS``, the options a libpq
         connection elsewhere must keep instead (what ``PGOPTIONS`` was before; else none)."""
-        self._configured = DatabaseAddress.of_url(configured)
+        # None with the throwaway server, which no application names: only the engines of
+        # objects the settings name are routed then (``adopt``).
+        self._configured = DatabaseAddress.of_url(configured) if configured is not None else None
         self._route = route
         self._own_options = own_options
         self._dialects: weakref.WeakKeyDictionary[Dialect, bool] = weakref.WeakKeyDictionary()
@@ -102,7 +104,7 @@ class EngineRouter:
     def install(self) -> None:
         if not self._installed:
             self._installed = True
-            event.listen(Engine, "do_connect", self._connecting)
+            event.listen(Engine, "do_connect", self.connecting)
             event.listen(Pool, "checkout", self._checking_out)
             event.listen(Pool, "checkin", self._checked_in)
             _INSTALLED.append(self)
@@ -112,7 +114,7 @@ class EngineRouter:
         closed."""
         if self._installed:
             self._installed = False
-            event.remove(Engine, "do_connect", self._connecting)
+            event.remove(Engine, "do_connect", self.connecting)
             event.remove(Pool, "checkout", self._checking_out)
             event.remove(Pool, "checkin", self._checked_in)
             _INSTALLED.remove(self)
@@ -177,15 +179,24 @@ class EngineRouter:
     def _is_configured(self, dialect: Dialect, params: dict[str, Any]) -> bool:
         known = self._dialects.get(dialect)
         if known is None:
-            known = not is_the_plugins(params) and DatabaseAddress.of_params(params) == (
-                self._configured
+            known = (
+                self._configured is not None
+                and not is_the_plugins(params)
+                and DatabaseAddress.of_params(params) == self._configured
             )
             self._dialects[dialect] = known
             if known:
                 self._overridden.override(dialect)
         return known
 
-    def _connecting(
+    def adopt(self, dialect: Dialect) -> None:
+        """``dialect``'s engine is routed whatever database its URL names: the engine of an
+        object the settings name (a Flask-SQLAlchemy extension's)."""
+        if self._dialects.get(dialect) is not True:
+            self._dialects[dialect] = True
+            self._overridden.override(dialect)
+
+    def connecting(
         self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
     ) -> Any:
         if not self._is_configured(dialect, cparams):
@@ -288,11 +299,6 @@ class EngineRouter:
 _INSTALLED: list[EngineRouter] = []  # the router of this process, while it is installed
 
 
-def routing_engines() -> bool:
-    """Whether this process routes the application's engines (``uow_database_url`` is set)."""
-    return bool(_INSTALLED)
-
-
 @contextlib.contextmanager
 def lending(connection: Connection) -> Iterator[None]:
     """For the block, the application's engines on the configured database share
@@ -307,3 +313,26 @@ def lending(connection: Connection) -> Iterator[None]:
         yield
     finally:
         router.end_lending(outer)
+
+
+def adopt(dialect: Dialect) -> bool:
+    """Route ``dialect``'s engine from now on, whatever its URL names (see
+    ``EngineRouter.adopt``); False where this process routes nothing."""
+    if not _INSTALLED:
+        return False
+    _INSTALLED[-1].adopt(dialect)
+    return True
+
+
+def route_connection(
+    dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> Any:
+    """What the router's ``do_connect`` gives a connection of ``dialect`` (adopted since the
+    router saw it): a lent DBAPI connection, or None with ``cparams`` routed."""
+    return _INSTALLED[-1].connecting(dialect, record, cargs, cparams) if _INSTALLED else None
+
+
+def is_routed(info: Mapping[str, Any]) -> bool:
+    """Whether the pool entry with this ``info`` (``Connection.info``, a ``do_connect``
+    record's) was given a route."""
+    return _ROUTE in info

@@ -4,8 +4,8 @@ A connection is the configured database's when its connect arguments name the sa
 and port; the local names of one machine count as one) and the same database, whatever the
 driver. The plugin's own connections, and those built from the URLs it hands out, carry its
 application name and are left alone. A routed connection keeps the application's own arguments
-(its timeouts, its driver's options) and takes the worker namespace's database, credentials and
-``search_path``.
+(its timeouts, its driver's options) and takes the worker namespace's server, database,
+credentials and ``search_path`` (an engine the settings name is routed whatever its URL names).
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def routed_params(
     a schema (libpq's ``options``; asyncpg's ``server_settings``, which libpq options do not
     reach)."""
     routed = dict(params)
+    host = worker.host or worker.query.get("host")  # a socket directory comes in the query
+    port = worker.port or worker.query.get("port")
+    if isinstance(host, str):
+        routed["host"] = host
+    if isinstance(port, (int, str)):
+        routed["port"] = int(port)
     database_key = "database" if asyncpg else "dbname"
     routed.pop("database" if not asyncpg else "dbname", None)
     routed[database_key] = worker.database

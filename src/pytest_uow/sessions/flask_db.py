@@ -14,9 +14,9 @@ Code that takes ``db.engine`` (or ``db.engines[key]``) and connects by itself is
 session. Flask-SQLAlchemy creates those engines per application, in ``init_app``, often inside
 the test (``create_app()`` in a fixture), so they are watched through SQLAlchemy's class-level
 engine events, and recognised, inside the application context that uses them, as the current
-application's: under ``truncate`` and ``recreate`` their new connections are made to the worker's
-namespace (``do_connect``) and a pooled one made elsewhere is replaced; under ``rollback``, where
-no connection but the test's can join its transaction, connecting fails with one line.
+application's; they are then routed like every engine of the configured database, whatever URL
+they name (``routing``): into the test's transaction under ``rollback``, to the worker's
+namespace under ``truncate`` and ``recreate``; a pooled connection made before is replaced.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import scoped_session
 
 from pytest_uow.binding import Binding
-from pytest_uow.errors import UowError
+from pytest_uow.routing import adopt, is_routed, route_connection
 from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
 
 _MODULE = "flask_sqlalchemy"
@@ -63,14 +63,6 @@ class _TestEngines:
         return {key: self._binding.app_bind(engine) for key, engine in own.items()}
 
 
-ROLLBACK_REFUSAL = (
-    "{spec}: db.engine was used to connect under the rollback strategy; its connections "
-    "cannot join the test's transaction: use db.session, or mark the test "
-    "@pytest.mark.uow(strategy='truncate')"
-)
-_MARK = "pytest-uow namespace"  # in a redirected connection's record: the namespace it uses
-
-
 class _Watch:
     """The running test's Flask-SQLAlchemy extensions, as the class-level engine events see
     them (installed once, when an extension is first re-bound)."""
@@ -85,65 +77,34 @@ class _Watch:
             event.listen(Engine, "do_connect", self._connecting)
             event.listen(Engine, "engine_connect", self._connected)
 
-    def _find(self, dialect: Dialect) -> tuple[str, Binding, Engine] | None:
-        """The adapter's spec, the test's binding and the engine, where ``dialect`` is that of
-        one of the current application's engines of a watched extension."""
-        for spec, db, binding in self.active:
+    def _is_watched(self, dialect: Dialect) -> bool:
+        """Whether ``dialect`` is that of one of the current application's engines of a
+        watched extension."""
+        for _, db, _ in self.active:
             try:
                 engines = db.engines
             except RuntimeError:  # outside an application context, or another application's
                 continue
-            for engine in engines.values():
-                if engine.dialect is dialect:
-                    return spec, binding, engine
-        return None
-
-    @staticmethod
-    def _refuse(spec: str, binding: Binding) -> NoReturn:
-        message = ROLLBACK_REFUSAL.format(spec=spec)
-        binding.refuse(message)
-        raise UowError(message)
-
-    def _worker_engine(self, dialect: Dialect) -> tuple[Engine, Engine] | None:
-        """Where a connection of ``dialect``'s engine must go, with that engine, if it is one
-        of a watched application's; under rollback, nowhere: refused."""
-        found = self._find(dialect) if self.active else None
-        if found is None:
-            return None
-        spec, binding, engine = found
-        if not binding.commits_are_real:
-            self._refuse(spec, binding)
-        assert isinstance(binding.bind, Engine)
-        return binding.bind, engine
+            if any(engine.dialect is dialect for engine in engines.values()):
+                return True
+        return False
 
     def _connecting(
         self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
-    ) -> None:
-        """A new connection of an application engine: under real commits to the worker's
-        namespace, through the application's own driver, its own options kept; refused under
-        rollback."""
-        found = self._worker_engine(dialect)
-        if found is None:
-            return
-        worker, engine = found
-        worker_cargs, worker_cparams = dialect.create_connect_args(
-            worker.url.set(drivername=engine.url.drivername)
-        )
-        cargs[:] = list(worker_cargs)
-        cparams.clear()
-        cparams.update(worker_cparams)
-        record.info[_MARK] = _namespace_of(worker)
+    ) -> Any:
+        """A new connection of an application engine: routed like every engine of the
+        configured database (``routing``), whatever its URL names: into the test's own
+        connection under rollback, to the worker namespace under real commits."""
+        if self.active and not is_routed(record.info) and self._is_watched(dialect):
+            adopt(dialect)
+            return route_connection(dialect, record, cargs, cparams)
+        return None
 
     def _connected(self, connection: Connection, *branch: object) -> None:
-        """A connection of an application engine, maybe from its pool: refused under rollback,
-        replaced if it was made for another namespace (SQLAlchemy 1.4 passes ``branch`` too)."""
-        found = self._worker_engine(connection.dialect)
-        if found is not None and connection.connection.info.get(_MARK) != _namespace_of(found[0]):
-            connection.invalidate()  # pooled from elsewhere: its next use connects afresh
-
-
-def _namespace_of(worker: Engine) -> str:
-    return worker.url.render_as_string(hide_password=True)
+        """A connection of an application engine, maybe from its pool, made before its engine
+        was routed: replaced (SQLAlchemy 1.4 passes ``branch`` too)."""
+        if self.active and not is_routed(connection.info) and self._is_watched(connection.dialect):
+            connection.invalidate()  # its next use connects afresh, routed
 
 
 _WATCH = _Watch()

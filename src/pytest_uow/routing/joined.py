@@ -102,8 +102,13 @@ class JoinedConnection:
 
 def _dbapi_of(checkout: Any) -> Any:
     """The DBAPI connection behind a pool's proxy (``dbapi_connection`` since SQLAlchemy 1.4.24,
-    ``connection`` before)."""
-    return getattr(checkout, "dbapi_connection", None) or getattr(checkout, "connection", None)
+    ``connection`` before), or the DBAPI connection itself: SQLAlchemy 1.4 rolls back the raw
+    connection after a dialect's first connect."""
+    for name in ("dbapi_connection", "connection"):
+        inner = getattr(checkout, name, None)
+        if inner is not None:
+            return inner
+    return checkout
 
 
 class OverriddenDialects:

@@ -22,10 +22,6 @@ class AsyncSide(Protocol):
     def track(self, session: Any) -> None:
         """A session the plugin handed out: closed after the test, on its loop."""
 
-    def session_began(self, session: Session) -> None: ...
-
-    def session_ended(self, session: Session) -> None: ...
-
 
 @dataclass(frozen=True)
 class Binding:

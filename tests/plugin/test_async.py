@@ -20,10 +20,9 @@ SESSION_LOOPS = (
     'asyncio_default_test_loop_scope = "session"\nasyncio_default_fixture_loop_scope = "session"\n'
 )
 # Three rollback tests, three fixture tests, a recreate test, two truncate tests, one concurrent
-# truncate test,
-# an engine of the test's own, the app's own driver;
-# the concurrency refusal runs only where asked.
-OUTCOMES = {"passed": 12, "skipped": 1}
+# truncate test, a child task taking its turn, an engine of the test's own, the app's own
+# driver; the concurrency refusal runs only where asked.
+OUTCOMES = {"passed": 13, "skipped": 1}
 PSYCOPG_OR_ASYNCPG = "psycopg" if SQLALCHEMY_2 else "asyncpg"
 
 
@@ -116,12 +115,13 @@ def test_two_tasks_on_the_tests_one_connection_are_told_to_use_truncate(
 
     result = run(async_project, "-p", "no:xdist", "-k", "told_what_to_do", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=12)
+    result.assert_outcomes(failed=1, deselected=13)
     result.stdout.fnmatch_lines(
         [
             "*UowError: two tasks used the test's one connection at once; under the rollback "
             "strategy every session of a test shares one connection: give the test "
-            '@pytest.mark.uow(strategy="truncate") to let each task have a connection of its own'
+            '@pytest.mark.uow(strategy="truncate") to let each task have a connection of its own '
+            "(task Task-* used it while task Task-* was still *)"
         ]
     )
 
@@ -139,7 +139,7 @@ def test_a_fixture_and_a_test_on_different_loops_are_one_line(
 
     result = run(async_project, "-p", "no:xdist", "-k", "connection_fixture", "--tb=line")
 
-    result.assert_outcomes(failed=1, deselected=12)
+    result.assert_outcomes(failed=1, deselected=13)
     result.stdout.fnmatch_lines(
         [
             "*UowError: the test's async sessions ran on two event loops: a fixture and the "

@@ -66,7 +66,7 @@ class OnLoop:
         self.loop = loop
         self.engine = engine
         self.connection: AsyncConnection | None = None
-        self.connecting = False  # a task is opening ``connection``
+        self.connecting: asyncio.Task[Any] | None = None  # the task opening ``connection``
         self.engines_by_isolation: dict[str, AsyncEngine] = {}
         self._stop = asyncio.Event()
         # Strongly held: the loop keeps only a weak reference to its tasks.
@@ -142,7 +142,7 @@ class AsyncWorker:
                 del self._loops[stale]
             url, connect_args = async_engine_args(self._worker_url, driver)
             engine = create_async_engine(url, connect_args=connect_args)
-            _explain_concurrent_use(engine.sync_engine)
+            _watch_concurrent_use(engine.sync_engine)
             state = self._loops[(loop, driver)] = OnLoop(loop, engine)
         return state
 
@@ -162,10 +162,45 @@ class AsyncWorker:
         self._loops.clear()
 
 
-def _explain_concurrent_use(engine: Engine) -> None:
-    """asyncpg's "another operation is in progress" becomes the line that says what to do."""
+_RUNNING = "pytest-uow running task"  # in a connection's info: the task whose statement runs
+
+
+def _task_name(task: asyncio.Task[Any] | None) -> str:
+    return f"task {task.get_name()}" if task is not None else "code outside a task"
+
+
+def concurrent_use(other: asyncio.Task[Any] | None, what_it_did: str) -> UowError:
+    """The one line for the running task using the test's connection while ``other`` still
+    used it."""
+    return UowError(
+        f"{CONCURRENT_USE} ({_task_name(asyncio.current_task())} used it while "
+        f"{_task_name(other)} {what_it_did})"
+    )
+
+
+def _watch_concurrent_use(engine: Engine) -> None:
+    """Under rollback every session of a test shares one connection, and tasks may take turns
+    on it (a middleware's child task, a background task, a task group): only a statement sent
+    while another task's statement still runs is an error, named with both tasks. asyncpg
+    would say "another operation is in progress"; psycopg would queue the second statement
+    and interleave the two tasks' savepoints."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def starting(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        task = asyncio.current_task()
+        running = conn.info.get(_RUNNING)
+        if running is not None and running is not task and not running.done():
+            raise concurrent_use(running, "was still running a statement on it")
+        conn.info[_RUNNING] = task
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def finished(conn: Any, *args: Any) -> None:
+        conn.info.pop(_RUNNING, None)
 
     @event.listens_for(engine, "handle_error")
     def explain(context: Any) -> None:
+        connection = context.connection
+        if connection is not None and not connection.closed:
+            connection.info.pop(_RUNNING, None)
         if _ANOTHER_OPERATION in str(context.original_exception):
             raise UowError(CONCURRENT_USE) from context.original_exception

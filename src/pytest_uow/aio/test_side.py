@@ -9,12 +9,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from pytest_uow.aio.engines import CONCURRENT_USE, AsyncWorker, OnLoop
+from pytest_uow.aio.engines import AsyncWorker, OnLoop, concurrent_use
 from pytest_uow.compat import async_sessionmaker as make_async_sessionmaker
 from pytest_uow.current import CURRENT
 from pytest_uow.errors import UowError
@@ -46,9 +45,6 @@ class AsyncTestSide:
         self._isolation_level_of = isolation_level_of
         self._states: dict[str, OnLoop] = {}  # by driver
         self._sessions: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
-        # Per task, the sessions with a transaction on the test's one connection (rollback).
-        # A task that is done (a fixture's setup) runs nothing at the same time as another.
-        self._open_by_task: dict[asyncio.Task[Any] | None, set[int]] = {}
 
     def _state(self, driver: str | None) -> OnLoop:
         driver = driver or self._worker.driver
@@ -81,13 +77,13 @@ class AsyncTestSide:
         if connection is None or connection.closed or connection.invalidated:
             # Connecting awaits: another task asking meanwhile would open a second connection,
             # one that nobody rolls back.
-            if state.connecting:
-                raise UowError(CONCURRENT_USE)
-            state.connecting = True
+            if state.connecting is not None:
+                raise concurrent_use(state.connecting, "was still opening it")
+            state.connecting = asyncio.current_task()
             try:
                 opened = state.engine.sync_engine.connect()
             finally:
-                state.connecting = False
+                state.connecting = None
             connection = state.connection = AsyncConnection(state.engine, opened)
         sync_connection = connection.sync_connection
         assert sync_connection is not None
@@ -95,24 +91,6 @@ class AsyncTestSide:
             sync_connection.begin()
             join_sessions(sync_connection)
         return sync_connection
-
-    def session_began(self, session: Session) -> None:
-        """Under rollback every session of the test shares one connection: a second task
-        beginning on it while another task's session is in a transaction would interleave
-        their statements (and their savepoints) on it."""
-        if self.real_commits:
-            return
-        task = asyncio.current_task()
-        if any(
-            other is not task and open_ and other is not None and not other.done()
-            for other, open_ in self._open_by_task.items()
-        ):
-            raise UowError(CONCURRENT_USE)
-        self._open_by_task.setdefault(task, set()).add(id(session))
-
-    def session_ended(self, session: Session) -> None:
-        for open_ in self._open_by_task.values():
-            open_.discard(id(session))
 
     def track(self, session: AsyncSession) -> None:
         """A session the plugin handed out: closed after the test, on its loop."""
@@ -162,20 +140,6 @@ class TestSession(Session):
                 "while a test runs"
             )
         return side.bind(self.original_bind)
-
-
-@event.listens_for(TestSession, "after_begin")
-def _began(session: Session, transaction: Any, connection: Connection) -> None:
-    side = CURRENT.aio
-    if side is not None and isinstance(session, TestSession):
-        side.session_began(session)
-
-
-@event.listens_for(TestSession, "after_transaction_end")
-def _ended(session: Session, transaction: Any) -> None:
-    side = CURRENT.aio
-    if transaction.parent is None and side is not None:
-        side.session_ended(session)
 
 
 class _HandedOutAsyncSession(AsyncSession):

@@ -65,6 +65,14 @@ async def test_two_tasks_have_connections_of_their_own_under_truncate():
     assert sorted(await app.names()) == ["a", "b"]
 
 
+async def test_a_child_task_takes_its_turn_on_the_tests_connection(uow_async_session):
+    # As a middleware runs the endpoint (Starlette's BaseHTTPMiddleware): the test's session
+    # has a transaction open while a child task, which the test awaits, uses the app's.
+    await uow_async_session.execute(app.items.insert().values(name="mine"))
+    await asyncio.create_task(app.add_item("theirs"))
+    assert sorted(await app.names()) == ["mine", "theirs"]
+
+
 async def test_two_tasks_on_the_one_connection_are_told_what_to_do():
     if os.environ.get("CONCURRENT") != "1":
         pytest.skip("run with CONCURRENT=1")

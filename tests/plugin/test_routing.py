@@ -67,7 +67,7 @@ def test_an_apps_own_engines_join_the_test_with_workers(
         f"--uow-schema-prefix={own_prefix}",
     )
 
-    result.assert_outcomes(passed=15)
+    result.assert_outcomes(passed=18)
     assert "UowWarning" not in result.stdout.str()
     _untouched(own_database)
     assert schemas_named(own_database, own_prefix) == []
@@ -84,7 +84,7 @@ def test_an_apps_own_engines_join_the_test_without_xdist(
 ) -> None:
     result = routed_project.runpytest_subprocess("-p", "no:xdist", "--uow-check-leaks")
 
-    result.assert_outcomes(passed=15)
+    result.assert_outcomes(passed=18)
     _untouched(own_database)
 
 

@@ -192,7 +192,7 @@ BAD_VALUES = [
         "UOW_SEED",
         "app:metadata",
         "uow_seed: 'app:metadata' from environment UOW_SEED: is a MetaData; expected a callable "
-        "taking a Connection",
+        "taking a Connection, a Session or an AsyncSession, or nothing",
     ),
     (
         "ini",

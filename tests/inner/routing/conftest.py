@@ -2,6 +2,7 @@
 and dropped after it, and created and dropped around single tests."""
 
 import pytest
+from sqlalchemy.orm import Session
 from webapp import Base, engine
 
 
@@ -17,3 +18,10 @@ def fresh_tables():
     Base.metadata.create_all(engine)
     yield
     Base.metadata.drop_all(engine)
+
+
+@pytest.fixture(scope="session")
+def shared_session():
+    """One session for the whole run, as some templates write it."""
+    with Session(engine) as session:
+        yield session

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from tests.conftest import databases_named, migrations_run, schemas_named
@@ -108,12 +109,6 @@ def test_a_migration_that_writes_to_public_is_reported_and_leaves_nothing_there(
             "uow_alembic: 'alembic.ini' from command line --uow-alembic: several heads (0003, "
             "0003b): merge them with 'alembic merge heads' so that head is one revision",
         ),
-        (
-            "own connection",
-            "uow_alembic: 'alembic.ini' from command line --uow-alembic: *env.py does not use "
-            "the connection pytest-uow hands it: in run_migrations_online(), use "
-            "config.attributes.get('connection') when it is set *",
-        ),
     ],
 )
 def test_bad_migration_setups_are_one_line_at_start_up(
@@ -124,11 +119,6 @@ def test_bad_migration_setups_are_one_line_at_start_up(
     if change == "two heads":
         (versions / "0003b_branch.py").write_text(
             'revision = "0003b"\ndown_revision = "0002"\n\n\ndef upgrade():\n    pass\n'
-        )
-    if change == "own connection":
-        env_py = migrated.path / "migrations" / "env.py"
-        env_py.write_text(
-            env_py.read_text().replace('config.attributes.get("connection", None)', "None")
         )
 
     result = migrated.runpytest_subprocess("-p", "no:xdist", f"--uow-alembic={ini}")
@@ -157,11 +147,12 @@ def test_with_uow_metadata_too_the_header_says_which_builds_the_tables(
     )
 
 
-def test_an_env_py_that_migrates_a_connection_of_its_own_is_one_line(
-    migrated: pytest.Pytester, own_database: Engine
+def test_an_env_py_that_builds_its_own_engine_from_the_apps_settings_is_served(
+    migrated: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """It reads the connection, then ignores it: the migrations went elsewhere (here, a
-    database of the test's own), and the build says so instead of testing an empty schema."""
+    """It reads the connection, then ignores it, and migrates through an engine of its own on
+    the application's database (as env.py files that read the app's settings do): that engine
+    is lent the plugin's connection, and the application's database is never written."""
     env_py = migrated.path / "migrations" / "env.py"
     env_py.write_text(
         env_py.read_text().replace(
@@ -169,21 +160,50 @@ def test_an_env_py_that_migrates_a_connection_of_its_own_is_one_line(
             'config.attributes.get("connection", None)\n    connectable = None',
         )
     )
-    ini = migrated.path / "alembic.ini"
-    # alembic.ini is read with interpolation: a socket path's %2F is written %%2F.
-    app_url = own_database.url.render_as_string(hide_password=False).replace("%", "%%")
-    ini.write_text(ini.read_text().replace("postgresql+psycopg2://app@127.0.0.1:1/app", app_url))
+    env_py.write_text(
+        env_py.read_text()
+        .replace(
+            "dict(config.get_section(config.config_ini_section) or {})",
+            '{"sqlalchemy.url": os.environ["APP_URL"]}',
+        )
+        .replace(
+            "from logging.config import fileConfig",
+            "import os\nfrom logging.config import fileConfig",
+        )
+    )
+    monkeypatch.setenv("APP_URL", own_database.url.render_as_string(hide_password=False))
 
     result = migrated.runpytest_subprocess("-p", "no:xdist", "test_migrated.py::test_rollback")
 
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        [
-            "pytest-uow could not create worker schema uow_*_main on *: uow_alembic: env.py ran "
-            "the migrations on a connection of its own, not on the one pytest-uow handed it: use "
-            "config.attributes.get('connection')"
-        ]
-    )
+    result.assert_outcomes(passed=2)
+    assert inspect(own_database).get_table_names(schema="public") == []
+
+
+@pytest.mark.parametrize("template", ["generic", "async"])
+def test_the_env_py_alembic_init_generates(
+    migrated: pytest.Pytester, own_database: Engine, tmp_path: Path, template: str
+) -> None:
+    """The env.py that ``alembic init`` writes builds the worker namespace unchanged; the one
+    ``alembic init -t async`` writes is refused at start-up, in one line."""
+    from alembic import command
+    from alembic.config import Config
+
+    generated = tmp_path / "generated"
+    command.init(Config(str(tmp_path / "alembic.ini")), str(generated), template=template)
+    env_py = (generated / "env.py").read_text()
+    (migrated.path / "migrations" / "env.py").write_text(env_py)
+
+    result = migrated.runpytest_subprocess("-p", "no:xdist", "test_migrated.py::test_rollback")
+
+    if template == "generic":
+        result.assert_outcomes(passed=2)
+        assert "INFO" not in result.stdout.str() + result.stderr.str()  # the build is quiet
+        assert inspect(own_database).get_table_names(schema="public") == []
+    else:
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            ["*env.py migrates through an async engine of its own (alembic init -t async)*"]
+        )
 
 
 def test_a_build_that_cannot_be_replayed_is_said_and_every_worker_migrates(

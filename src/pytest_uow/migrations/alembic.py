@@ -54,12 +54,13 @@ class AlembicSource:
         if len(heads) > 1 and not several_heads_allowed:
             raise ValueError(several_heads(self.heads))
         env_py = Path(script.dir) / "env.py"
-        if "attributes" not in env_py.read_text():
+        code = env_py.read_text()
+        if "attributes" not in code and ("async_engine_from_config" in code or "run_sync" in code):
             raise ValueError(
-                f"{env_py} does not use the connection pytest-uow hands it: in "
-                "run_migrations_online(), use config.attributes.get('connection') when it is set "
-                "(Alembic's cookbook: 'Sharing a Connection across one or more programmatic "
-                "migration commands')"
+                f"{env_py} migrates through an async engine of its own (alembic init -t "
+                "async), which pytest-uow cannot hand its connection: in run_migrations_online()"
+                ", use config.attributes.get('connection') when it is set (Alembic's cookbook: "
+                "'Sharing a Connection across one or more programmatic migration commands')"
             )
         self._downgrades = _downgrades(walked) if len(heads) == 1 else []
         self.script_dir = Path(script.dir)
@@ -69,9 +70,17 @@ class AlembicSource:
         self._cache = ReplayCache(self._identity)
 
     def _config(self, connection: Connection | None = None) -> Any:
+        """The migration environment's configuration, handed the plugin's connection: as
+        ``config.attributes["connection"]`` (Alembic's cookbook), and as ``sqlalchemy.url``
+        for an ``env.py`` as ``alembic init`` generates it, whose own engine is then lent that
+        same connection (``routing.lending``)."""
         config = self._config_class(str(self.ini))
         if connection is not None:
             config.attributes["connection"] = connection
+            url = connection.engine.url.difference_update_query(["application_name"])
+            # The ini's values are interpolated: a socket path's %2F is written %%2F.
+            rendered = url.render_as_string(hide_password=False).replace("%", "%%")
+            config.set_main_option("sqlalchemy.url", rendered)
         return config
 
     @property

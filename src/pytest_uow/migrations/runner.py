@@ -12,17 +12,20 @@ as it was afterwards, so the application's loggers, ``caplog`` and ``--log-cli``
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from pytest_uow.compat import alembic_steps
 from pytest_uow.diagnosis import cause_line
 from pytest_uow.errors import SourceError
+from pytest_uow.routing import lending
 
 # Relations this transaction created outside the namespace it builds (schema mode).
 CREATED_OUTSIDE = """
@@ -61,6 +64,7 @@ class MigrationRun:
         self._downgrading = downgrading
         self._capture = capture
         self._namespace = connection.execute(text("SELECT current_schema()")).scalar_one()
+        self._dbapi = connection.connection.dbapi_connection
         self._running: str | None = None  # the revision running now
         self._sent = 0  # statements it sent on the connection so far
         self._listening = True  # off while a step is checked
@@ -71,9 +75,12 @@ class MigrationRun:
         from alembic.runtime.environment import EnvironmentContext
 
         event.listen(self._connection, "before_cursor_execute", self._sent_one)
+        event.listen(Engine, "before_cursor_execute", self._sent_by_env_py)
         try:
             with (
                 logging_kept(),
+                _output_kept(),
+                lending(self._connection, every_engine=True),
                 EnvironmentContext(
                     self._config, self._script, fn=self._steps, destination_rev=self._destination
                 ),
@@ -87,7 +94,14 @@ class MigrationRun:
                 what = f"the downgrade of {what}"
             raise MigrationError(f"uow_alembic: {what} failed: {cause_line(error)}") from error
         finally:
+            event.remove(Engine, "before_cursor_execute", self._sent_by_env_py)
             event.remove(self._connection, "before_cursor_execute", self._sent_one)
+
+    def _sent_by_env_py(self, conn: Any, *args: Any) -> None:
+        """A statement of an engine ``env.py`` built itself, which was lent the plugin's
+        connection: it counts as sent on it."""
+        if conn is not self._connection and conn.connection.dbapi_connection is self._dbapi:
+            self._sent_one(conn, *args)
 
     def _sent_one(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
@@ -115,8 +129,9 @@ class MigrationRun:
         worker schema, created nothing outside it."""
         if self._sent == 0:
             raise MigrationError(
-                "uow_alembic: env.py ran the migrations on a connection of its own, not on the "
-                "one pytest-uow handed it: use config.attributes.get('connection')"
+                "uow_alembic: env.py ran the migrations on a connection of its own, which "
+                "pytest-uow could not route to the namespace it builds (another database, or "
+                "an async driver): use config.attributes.get('connection') when it is set"
             )
         if self._namespace != "public":
             outside = self._connection.execute(text(CREATED_OUTSIDE)).scalars().all()
@@ -126,6 +141,15 @@ class MigrationRun:
                     f"worker schema {self._namespace}: leave the schema out of the migration (or "
                     "use UOW_ISOLATION=database)"
                 )
+
+
+@contextmanager
+def _output_kept() -> Iterator[None]:
+    """What ``env.py`` prints, and what its logging (Alembic's ``INFO`` lines, through the
+    handlers ``fileConfig`` makes on ``sys.stderr``) writes, is kept from the test run's
+    output: the build says nothing at the default verbosity; failures are ``MigrationError``."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 @contextmanager

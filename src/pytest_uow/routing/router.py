@@ -97,6 +97,7 @@ class EngineRouter:
         self._own: dict[Driver, JoinedConnection] = {}  # opened for drivers the test lacks
         self._overridden = OverriddenDialects(self._lent_connection)
         self._routed: weakref.WeakSet[Any] = weakref.WeakSet()  # pool entries given a route
+        self._lend_to_every_engine = False  # a migration environment runs (``lending``)
         self._installed = False
 
     # Installation, for the run.
@@ -147,16 +148,20 @@ class EngineRouter:
         self._joined[driver] = joined
         return joined
 
-    def lend_during(self, connection: Connection) -> dict[Driver, JoinedConnection] | None:
-        """Join ``connection`` for a while; gives back what was joined before."""
-        outer = self._joined
+    def lend_during(
+        self, connection: Connection, every_engine: bool
+    ) -> tuple[dict[Driver, JoinedConnection] | None, bool]:
+        """Join ``connection`` for a while (and lend it to every engine that is not the
+        plugin's, whatever it names, if ``every_engine``); gives back what was before."""
+        outer = (self._joined, self._lend_to_every_engine)
         self.join(connection)
+        self._lend_to_every_engine = every_engine
         return outer
 
-    def end_lending(self, outer: dict[Driver, JoinedConnection] | None) -> None:
+    def end_lending(self, outer: tuple[dict[Driver, JoinedConnection] | None, bool]) -> None:
         self.leave()
-        self._joined = outer
-        for joined in (outer or {}).values():
+        self._joined, self._lend_to_every_engine = outer
+        for joined in (self._joined or {}).values():
             joined.joined = True
 
     def leave(self) -> None:
@@ -199,6 +204,8 @@ class EngineRouter:
     def connecting(
         self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]
     ) -> Any:
+        if self._lend_to_every_engine and not is_the_plugins(cparams):
+            self.adopt(dialect)
         if not self._is_configured(dialect, cparams):
             self._as_made(dialect, cparams)
             return None
@@ -300,15 +307,17 @@ _INSTALLED: list[EngineRouter] = []  # the router of this process, while it is i
 
 
 @contextlib.contextmanager
-def lending(connection: Connection) -> Iterator[None]:
+def lending(connection: Connection, every_engine: bool = False) -> Iterator[None]:
     """For the block, the application's engines on the configured database share
     ``connection`` (and its transaction), as they share a rollback test's: a seed that uses
-    the application's own engines writes the baseline through the build's connection."""
+    the application's own engines writes the baseline through the build's connection. With
+    ``every_engine``, so does every engine that is not the plugin's, whatever its URL names: a
+    migration environment's ``env.py`` that builds its own engine."""
     if not _INSTALLED:
         yield
         return
     router = _INSTALLED[-1]
-    outer = router.lend_during(connection)
+    outer = router.lend_during(connection, every_engine)
     try:
         yield
     finally:

@@ -30,9 +30,8 @@ def test_engine_begin_and_an_engine_built_in_the_test_join_it_too():
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO users (email) VALUES ('begin@example.com')"))
     per_call = create_engine(engine.url)
-    with per_call.connect() as connection:
+    with per_call.begin() as connection:
         connection.execute(text("INSERT INTO users (email) VALUES ('call@example.com')"))
-        connection.commit()
     per_call.dispose()
     assert client.get("/users").json() == ["begin@example.com", "call@example.com"]
 

@@ -6,21 +6,20 @@ import os
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException
-from sqlalchemy import String, create_engine, select, text
+from sqlalchemy import Column, Integer, String, create_engine, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session, declarative_base
 
 engine = create_engine(os.environ["APP_URL"], isolation_level="REPEATABLE READ")
 
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()  # the spelling SQLAlchemy 1.4 and 2.x share
 
 
-class User(Base):
+class User(Base):  # type: ignore[valid-type,misc]  # a base made at run time
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(100), unique=True)
+    id = Column(Integer, primary_key=True)
+    email = Column(String(100), unique=True)
 
 
 def get_db():

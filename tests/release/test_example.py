@@ -62,8 +62,8 @@ def test_async_example_suite_passes_and_leaves_nothing(
     result = _run_example(EXAMPLES / "fastapi_async", env, *args)
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    # 4 unit tests with fakes, 5 integration tests, 6 API tests.
-    assert re.search(r"\b15 passed\b", result.stdout), result.stdout[-2000:]
+    # 4 unit tests with fakes, 5 integration tests, 7 API tests (one beside the middleware).
+    assert re.search(r"\b16 passed\b", result.stdout), result.stdout[-2000:]
     assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
     assert "uow: reset truncate: 1 test," in result.stdout, "the concurrency test commits"
     assert schemas_named(outside, prefix) == []

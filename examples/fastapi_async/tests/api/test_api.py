@@ -4,6 +4,7 @@ own async_sessionmaker, which the plugin re-binds for each test. No dependency o
 import httpx
 import pytest
 from shop.api import app
+from sqlalchemy import text
 
 
 @pytest.fixture
@@ -40,3 +41,16 @@ async def test_the_same_sku_every_time(client, attempt):
 
 async def test_unknown_product_is_404(client):
     assert (await client.get("/products/NOTHING")).status_code == 404
+
+
+async def test_the_tests_session_and_the_api_take_turns(client, uow_async_session):
+    """The test's own session holds a transaction open while a request runs in the
+    middleware's child task: they take turns on the test's connection."""
+    await uow_async_session.execute(text("INSERT INTO products (sku, stock) VALUES ('DESK', 5)"))
+
+    response = await client.post("/orders", json={"sku": "DESK", "quantity": 2})
+
+    assert response.status_code == 201
+    assert "x-process-time" in response.headers
+    stock = await uow_async_session.execute(text("SELECT stock FROM products WHERE sku = 'DESK'"))
+    assert stock.scalar_one() == 3

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
+from pytest_uow.compat import SQLALCHEMY_2
 from tests.conftest import databases_named, project_ini, schemas_named
 
 SHOP_INI = project_ini("shop:metadata", sessionmakers=False)
@@ -131,3 +132,27 @@ def test_a_seed_taking_nothing_needs_a_configured_server(
             "database: set uow_database_url, or give the seed a Connection or Session parameter"
         ]
     )
+
+
+@pytest.mark.skipif(not SQLALCHEMY_2, reason="SQLAlchemy 1.4 has no psycopg (3) dialect")
+def test_a_seed_whose_engine_has_another_driver_is_one_line(
+    shop: pytest.Pytester, own_database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build's connection is lent only to engines of its own driver (psycopg2 here)."""
+    app_url = own_database.url.set(drivername="postgresql+psycopg")
+    monkeypatch.setenv("APP_URL", app_url.render_as_string(hide_password=False))
+    shop.makepyprojecttoml(SHOP_INI + 'uow_seed = "shop:seed_with_the_apps_engine"\n')
+    shop.makepyfile(test_one="def test_one(uow_session):\n    pass\n")
+
+    result = shop.runpytest_subprocess("-p", "no:xdist", "test_one.py")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*an application engine of driver psycopg connected while pytest-uow builds the "
+            "worker namespace on its psycopg2 connection, which it lends only to engines of that "
+            "driver: name the application's driver in uow_database_url "
+            "(postgresql+psycopg://...), or give the seed a Connection or Session*"
+        ]
+    )
+    assert inspect(own_database).get_table_names(schema="public") == []

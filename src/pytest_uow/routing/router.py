@@ -98,6 +98,7 @@ class EngineRouter:
         self._overridden = OverriddenDialects(self._lent_connection)
         self._routed: weakref.WeakSet[Any] = weakref.WeakSet()  # pool entries given a route
         self._lend_to_every_engine = False  # a migration environment runs (``lending``)
+        self._lending = False  # a build lends its connection (``lending``)
         self._installed = False
 
     # Installation, for the run.
@@ -150,17 +151,18 @@ class EngineRouter:
 
     def lend_during(
         self, connection: Connection, every_engine: bool
-    ) -> tuple[dict[Driver, JoinedConnection] | None, bool]:
+    ) -> tuple[dict[Driver, JoinedConnection] | None, bool, bool]:
         """Join ``connection`` for a while (and lend it to every engine that is not the
         plugin's, whatever it names, if ``every_engine``); gives back what was before."""
-        outer = (self._joined, self._lend_to_every_engine)
+        outer = (self._joined, self._lend_to_every_engine, self._lending)
         self.join(connection)
         self._lend_to_every_engine = every_engine
+        self._lending = True
         return outer
 
-    def end_lending(self, outer: tuple[dict[Driver, JoinedConnection] | None, bool]) -> None:
+    def end_lending(self, outer: tuple[dict[Driver, JoinedConnection] | None, bool, bool]) -> None:
         self.leave()
-        self._joined, self._lend_to_every_engine = outer
+        self._joined, self._lend_to_every_engine, self._lending = outer
         for joined in (self._joined or {}).values():
             joined.joined = True
 
@@ -255,22 +257,40 @@ class EngineRouter:
             return joined
         if driver[1]:
             side = CURRENT.aio
-            if side is None:
-                raise UowError("an async engine connected outside the test's event loop")
+            if side is None or self._lending:
+                raise self._cannot_lend(driver)
             connection = side.bind(None, driver[0])
             assert isinstance(connection, Connection)
             return self._join(connection.connection.dbapi_connection, driver)
         own = self._own.get(driver)
         if own is None:
             routed = self._route.params(cparams, asyncpg=False)
-            if routed is None:
-                raise UowError("the worker namespace is being built")
+            if routed is None or self._lending:
+                raise self._cannot_lend(driver)
             own = JoinedConnection(dialect.connect(*cargs, **routed), driver)
             self._own[driver] = own
             self._lent[id(own.dbapi_connection)] = own
         own.join()
         self._joined[driver] = own
         return own
+
+    def _cannot_lend(self, driver: Driver) -> UowError:
+        """The one line for an engine whose driver has no connection of the test's to join:
+        while a build lends its connection (a seed taking nothing, ``env.py``'s engine), or an
+        async engine outside a test's event loop."""
+        name = f"{driver[0]} (async)" if driver[1] else driver[0]
+        if self._lending:
+            lent = ", ".join(other[0] for other in self._joined or {})
+            return UowError(
+                f"an application engine of driver {name} connected while pytest-uow builds the "
+                f"worker namespace on its {lent} connection, which it lends only to engines of "
+                f"that driver: name the application's driver in uow_database_url "
+                f"(postgresql+{driver[0]}://...), or give the seed a Connection or Session"
+            )
+        return UowError(
+            f"an application engine of driver {name} connected outside a test's event loop: "
+            "pytest-uow lends async engines the test's own connection, on the test's loop"
+        )
 
     def release_idle(self) -> None:
         """The worker database is about to be replaced: the application's idle connections to it

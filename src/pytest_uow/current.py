@@ -27,8 +27,8 @@ class CurrentTest:
     def __init__(self) -> None:
         self.nodeid: str | None = None
         self.binding: Binding | None = None
-        # For a test that asked for no isolation: gives it its isolation the moment one of the
-        # application's engines first connects during it (``routing``).
+        # For a test that asked for no isolation: gives it its isolation the moment it needs
+        # one (an application engine connects during it, or a uow fixture is taken at run time).
         self.isolate_on_demand: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
 
@@ -50,8 +50,7 @@ class CurrentTest:
         self.isolate_on_demand = None
 
     def needs_isolation(self) -> None:
-        """One of the application's engines connects during a test that asked for none: the
-        test gets its isolation now."""
+        """A test that asked for no isolation needs one after all: it gets it now."""
         isolate, self.isolate_on_demand = self.isolate_on_demand, None
         if isolate is not None:
             isolate()

@@ -53,9 +53,9 @@ class Need(enum.Enum):
 def need_of(item: pytest.Item, state: RunState, marker: pytest.Mark | None) -> Need:
     """The one rule: a test is isolated and reset when the application's factories are
     re-bound (every test may then write through them), when it carries the marker or matches a
-    ``uow_strategies`` pattern, or when it uses a function-scoped fixture of the plugin (or,
-    where the application's engines are routed, the moment one of them connects: see
-    ``begin``); it
+    ``uow_strategies`` pattern, or when it uses a function-scoped fixture of the plugin (or
+    the moment it turns out to need one: an application engine connects, a fixture is taken
+    at run time; see ``begin``); it
     only needs the database open when it uses a session-scoped one. Tests of neither kind are
     still watched (see ``UnaskedTest``).
     ``marker`` is the item's closest ``uow`` marker, looked up once."""

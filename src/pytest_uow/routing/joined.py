@@ -133,8 +133,7 @@ class OverriddenDialects:
         for name in _ON_THE_CONNECTION:
             original = getattr(dialect, name, None)
             if original is not None:
-                setattr(dialect, name, _on_the_connection(original, lent))
-        dialect.set_isolation_level = _isolation_level(dialect.set_isolation_level, lent)  # type: ignore[method-assign]
+                setattr(dialect, name, _on_the_connection(name, original, lent))
 
     def restore(self) -> None:
         """Every dialect as it was: its own methods again."""
@@ -168,26 +167,17 @@ AUTOCOMMIT_REFUSAL = (
 )
 
 
-def _isolation_level(
-    overridden: Callable[..., Any], lent: Callable[[Any], JoinedConnection | None]
-) -> Callable[..., Any]:
-    """A lent connection keeps the test's transaction, whatever level is asked: except
-    autocommit, which would end it, and is refused."""
-
-    def act(dbapi_connection: Any, level: str) -> Any:
-        if level == "AUTOCOMMIT" and lent(dbapi_connection) is not None:
-            raise UowError(AUTOCOMMIT_REFUSAL)
-        return overridden(dbapi_connection, level)
-
-    return act
-
-
 def _on_the_connection(
-    original: Callable[..., Any], lent: Callable[[Any], JoinedConnection | None]
+    name: str, original: Callable[..., Any], lent: Callable[[Any], JoinedConnection | None]
 ) -> Callable[..., Any]:
+    """A lent connection keeps the test's transaction and characteristics, whatever is asked:
+    except autocommit, which would end the transaction, and is refused."""
+
     def act(dbapi_connection: Any, *args: Any, **kwargs: Any) -> Any:
         if lent(dbapi_connection) is None:
             return original(dbapi_connection, *args, **kwargs)
+        if name == "set_isolation_level" and args and args[0] == "AUTOCOMMIT":
+            raise UowError(AUTOCOMMIT_REFUSAL)
         return None
 
     return act

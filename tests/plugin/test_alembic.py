@@ -71,7 +71,8 @@ def test_a_failing_migration_is_one_line_naming_its_revision(
     result.stdout.fnmatch_lines(
         [
             "pytest-uow could not create worker schema uow_*_main on *: uow_alembic: revision "
-            '0003 failed: UndefinedTable: relation "no_such_table" does not exist'
+            '0003 failed: UndefinedTable: relation "no_such_table" does not exist, in ALTER '
+            "TABLE no_such_table ADD COLUMN email text"
         ]
     )
     assert "Traceback" not in result.stdout.str()

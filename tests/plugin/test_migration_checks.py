@@ -121,7 +121,7 @@ def test_a_failing_revision_fails_the_upgrade_check_and_the_checks_after_it_are_
         [
             "*_ uow::migrations::upgrade_from_empty _*",
             'uow_alembic: revision 0003 failed: UndefinedTable: relation "no_such_table" does '
-            "not exist",
+            "not exist, in ALTER TABLE no_such_table ADD COLUMN email text",
             "SKIPPED [[]2[]] alembic.ini:1: the upgrade from empty failed",
         ]
     )
@@ -140,7 +140,7 @@ def test_a_downgrade_that_leaves_a_table_behind_is_reported(migrated: pytest.Pyt
             "uow_alembic: after downgrading to base, countries is still there: a downgrade() "
             "does not drop what its upgrade() created",
             'uow_alembic: revision 0001 failed: DuplicateTable: relation "countries" already '
-            "exists",
+            "exists, in CREATE TABLE countries (*",
         ]
     )
 
@@ -156,7 +156,7 @@ def test_a_failing_downgrade_is_one_line_naming_its_revision(migrated: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "uow_alembic: the downgrade of revision 0002 failed: UndefinedTable: relation "
-            '"nowhere" does not exist'
+            '"nowhere" does not exist, in DELETE FROM nowhere*'
         ]
     )
 

@@ -69,7 +69,9 @@ def test_connection_and_session_share_the_transaction(
     uow_session.execute(batches.insert().values(reference="s", qty=1))
     uow_session.commit()
     assert uow_connection.execute(select(func.count()).select_from(batches)).scalar_one() == 1
-    assert uow_connection.execute(text("SHOW search_path")).scalar_one() == uow_schema
+    assert uow_connection.execute(text("SHOW search_path")).scalar_one() == (
+        f"{uow_schema},pytest_uow_extensions"
+    )
 
 
 def test_every_test_starts_empty(uow_session: Session) -> None:

@@ -13,10 +13,11 @@ connection uses the worker's namespace.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_uow.leftovers.locks import Backend
 from pytest_uow.leftovers.naming import ConnectionNames
@@ -52,6 +53,7 @@ class Isolation(Protocol):
     noun: str  # how messages name it: "worker schema"
     name: str
     schema: str  # what ``uow_schema`` gives: the schema unqualified names land in
+    search_path: str | None  # what every connection to it sets, where it sets one
     scope: Scope  # the worker's schemas, in the database its engine connects to
     template: Template | None  # what the namespace was cloned from, once created
     # Whether ``rebuild`` drops the database the worker engine connects to (then none of the
@@ -75,6 +77,10 @@ class Isolation(Protocol):
     def create_empty(self, server: Engine, engine: Engine) -> None:
         """Create the namespace, marked and claimed as ``create`` does, with nothing in it (a
         scratch namespace: no template involved)."""
+
+    def building(self, connection: Connection) -> AbstractContextManager[None]:
+        """Around work that builds in the namespace on ``connection`` outside ``create`` (the
+        migration checks' upgrades and downgrades), what ``create`` does around its build."""
 
     def rebuild(
         self, server: Engine, engine: Engine, source: SchemaSource, names: ConnectionNames

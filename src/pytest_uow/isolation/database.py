@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import literal, text
 from sqlalchemy.engine import URL, Connection, Engine
@@ -180,6 +180,7 @@ class DatabaseIsolation:
 
     noun = "worker database"
     schema = "public"
+    search_path: str | None = None  # the database's own
     rebuild_replaces_database = True
 
     def __init__(self, worker: Worker, prefix: str, rebuild: bool = False) -> None:
@@ -248,6 +249,10 @@ class DatabaseIsolation:
         sql = self._connect(server)
         self.template = self._ready_template(sql, server, source)
         self._clone(sql)
+
+    def building(self, connection: Connection) -> AbstractContextManager[None]:
+        """A worker database holds its extensions as any database does: nothing to add."""
+        return nullcontext()
 
     def create_empty(self, server: Engine, engine: Engine) -> None:
         sql = self._connect(server)

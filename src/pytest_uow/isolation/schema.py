@@ -9,6 +9,7 @@ its lease: the reaper drops only marked schemas whose lease is free.
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 
 from sqlalchemy import literal, text
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from pytest_uow.isolation.base import IsolationMode, Template, identified
+from pytest_uow.isolation.extensions import ExtensionBridges, drop_if_last, search_path
 from pytest_uow.leftovers.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.marks import (
@@ -52,12 +54,13 @@ def refusal(source: SchemaSource) -> str | None:
 
 
 def search_path_option(schema: str) -> str:
-    """The libpq ``options`` value that makes ``schema`` the only schema on the search path.
+    """The libpq ``options`` value that makes ``schema`` the first schema on the search path,
+    followed only by the extensions moved out of worker schemas (``extensions.py``).
 
     Worker schema names are built from a checked prefix, a hex run id and the worker name, so
     they never need quoting.
     """
-    return f"-csearch_path={schema}"
+    return f"-csearch_path={search_path(schema)}"
 
 
 def _comment_sql(dialect: Dialect, schema: str, comment: str) -> str:
@@ -96,6 +99,8 @@ class SchemaIsolation:
         self._worker = worker
         self._prefix = prefix
         self.name = self.schema = worker.namespace_name(prefix)
+        self.search_path: str | None = search_path(self.name)
+        self._bridges = ExtensionBridges()
         self.scope = Scope(f"{self.noun} {self.name}", self.name)
         self._owned = mark(OWNED, worker.run_id, worker.name)
         self._lease: Connection | None = None
@@ -111,13 +116,15 @@ class SchemaIsolation:
     def environment(self, url: URL) -> dict[str, str]:
         """``PGOPTIONS`` with the worker's ``search_path`` after the options already given."""
         given = os.environ.get("PGOPTIONS")
-        search_path = f"-c search_path={self.name}"
-        return {"PGOPTIONS": f"{given} {search_path}" if given else search_path}
+        option = f"-c search_path={search_path(self.name)}"
+        return {"PGOPTIONS": f"{given} {option}" if given else option}
 
     def _create_sql(self, dialect: Dialect) -> str:
-        """The schema and its mark: the one place a worker schema is created."""
+        """The schema, its mark and the bridges to extensions installed elsewhere that its
+        builds named: the one place a worker schema is created."""
         create = CreateSchema(self.name).compile(dialect=dialect)
-        return f"{create};\n{_comment_sql(dialect, self.name, self._owned)};\n"
+        mark = _comment_sql(dialect, self.name, self._owned)
+        return f"{create};\n{mark};\n{self._bridges.script(dialect)}"
 
     def reap(self, server: Engine) -> list[str]:
         return _reap_abandoned(server)
@@ -128,7 +135,8 @@ class SchemaIsolation:
         self._lease = _take_lease(server, self.name)
         with engine.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
-            build(source, connection)
+            with self._bridges.watching(connection):
+                build(source, connection)
 
     def create_empty(self, server: Engine, engine: Engine) -> None:
         """Created through the server's engine, so that ``engine`` first connects with the
@@ -137,6 +145,9 @@ class SchemaIsolation:
         self._lease = _take_lease(server, self.name)
         with server.begin() as connection:
             connection.exec_driver_sql(self._create_sql(connection.dialect))
+
+    def building(self, connection: Connection) -> AbstractContextManager[None]:
+        return self._bridges.watching(connection)
 
     def rebuild(
         self, server: Engine, engine: Engine, source: SchemaSource, names: ConnectionNames
@@ -149,11 +160,12 @@ class SchemaIsolation:
             dialect = connection.dialect
             drop = DropSchema(self.name, cascade=True).compile(dialect=dialect)
             ddl = source.ddl(dialect)
-            connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{ddl or ''}")
-            if ddl is None:
-                build(source, connection)
-            else:
-                source.fill(connection)
+            with self._bridges.watching(connection):
+                connection.exec_driver_sql(f"{drop};\n{self._create_sql(dialect)}{ddl or ''}")
+                if ddl is None:
+                    build(source, connection)
+                else:
+                    source.fill(connection)
 
         with engine.connect() as connection:
             return run_ending_our_lock_holders(connection, self.scope, names, replace)
@@ -176,9 +188,11 @@ class SchemaIsolation:
 
     def drop(self, server: Engine, names: ConnectionNames) -> list[Backend]:
         with server.connect() as connection:
-            return run_ending_our_lock_holders(
+            ended = run_ending_our_lock_holders(
                 connection, self.scope, names, lambda connection: _drop(connection, self.name)
             )
+            drop_if_last(connection, self.name)
+            return ended
 
     def release(self) -> None:
         """Closing the lease's connection for good ends its session, and the advisory lock."""

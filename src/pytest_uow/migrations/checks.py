@@ -13,8 +13,9 @@ The checks, in order (each later one needs the upgrade to have worked):
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
@@ -47,14 +48,34 @@ class Outcome:
     skipped: str | None = None
 
 
+class Scratch(Protocol):
+    """The empty namespace the checks run in (``namespace/opening.py`` opens it)."""
+
+    @property
+    def engine(self) -> Engine:
+        """Reaches the namespace."""
+
+    @property
+    def scope(self) -> Scope:
+        """Which schemas of its database the namespace is."""
+
+    @property
+    def building(self) -> Callable[[Connection], AbstractContextManager[None]]:
+        """Goes around each upgrade and downgrade (``Isolation.building``)."""
+
+
 def check_migrations(
-    source: AlembicSource, models: MetaData | None, engine: Engine, scope: Scope
+    source: AlembicSource, models: MetaData | None, scratch: Scratch
 ) -> dict[str, Outcome]:
-    """Every check, on ``engine``'s namespace (empty, and the checks' own); ``scope`` says
-    which schemas of its database are that namespace."""
+    """Every check, in the scratch namespace (empty, and the checks' own)."""
+    engine = scratch.engine
     outcomes = {SINGLE_HEAD: _single_head(source)}
     try:
-        with engine.connect() as connection, connection.begin():
+        with (
+            engine.connect() as connection,
+            connection.begin(),
+            scratch.building(connection),
+        ):
             source.upgrade(connection)
     except MigrationError as error:
         outcomes[UPGRADE] = Outcome((str(error),))
@@ -62,7 +83,7 @@ def check_migrations(
         return {**outcomes, MODELS: not_run, DOWNGRADE: not_run}
     outcomes[UPGRADE] = Outcome()
     outcomes[MODELS] = _models_match(models, engine)
-    outcomes[DOWNGRADE] = _downgrade_and_upgrade(source, engine, scope)
+    outcomes[DOWNGRADE] = _downgrade_and_upgrade(source, scratch)
     return outcomes
 
 
@@ -103,7 +124,7 @@ def _models_match(models: MetaData | None, engine: Engine) -> Outcome:
     return Outcome(tuple(lines))
 
 
-def _downgrade_and_upgrade(source: AlembicSource, engine: Engine, scope: Scope) -> Outcome:
+def _downgrade_and_upgrade(source: AlembicSource, scratch: Scratch) -> Outcome:
     if len(source.heads) > 1:
         return Outcome(skipped="several heads: the downgrades are checked from a single head")
     steps = source.downgrade_steps
@@ -114,13 +135,13 @@ def _downgrade_and_upgrade(source: AlembicSource, engine: Engine, scope: Scope) 
         )
     target = steps[-1][1]
     problems: list[str] = []
-    with engine.connect() as connection:
+    with scratch.engine.connect() as connection:
         try:
-            with connection.begin():
+            with connection.begin(), scratch.building(connection):
                 source.downgrade(connection, target)
                 if target == "base":
-                    problems += _left_at_base(connection, scope)
-            with connection.begin():
+                    problems += _left_at_base(connection, scratch.scope)
+            with connection.begin(), scratch.building(connection):
                 source.upgrade(connection)
         except MigrationError as error:
             problems.append(str(error))

@@ -20,15 +20,13 @@ from typing import Any
 import pytest
 from filelock import FileLock
 from sqlalchemy import MetaData
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.compat import skip_at_item_location
 from pytest_uow.diagnosis import one_line
 from pytest_uow.errors import UowError
 from pytest_uow.migrations.alembic import AlembicSource
-from pytest_uow.migrations.checks import CHECKS, Outcome, check_migrations
-from pytest_uow.scope import Scope
+from pytest_uow.migrations.checks import CHECKS, Outcome, Scratch, check_migrations
 
 NODE_ID = "uow::migrations"
 MIGRATION_CHECKS = pytest.StashKey["OncePerRun"]()
@@ -89,14 +87,14 @@ def once_per_run(
     run_id: str,
     migrations: AlembicSource,
     models: MetaData | None,
-    scratch: Callable[[str], AbstractContextManager[tuple[Engine, Scope]]],
+    scratch: Callable[[str], AbstractContextManager[Scratch]],
 ) -> OncePerRun:
     """The checks of the run ``run_id``: ``uow_alembic``'s migrations, against ``uow_metadata``'s
     models, in the scratch namespace ``scratch`` opens for a purpose (``<prefix>_<run>_chk``)."""
 
     def work_out() -> dict[str, Outcome]:
-        with scratch(_SCRATCH) as (engine, scope):
-            return check_migrations(migrations, models, engine, scope)
+        with scratch(_SCRATCH) as namespace:
+            return check_migrations(migrations, models, namespace)
 
     return OncePerRun(run_id, migrations.ini, work_out)
 

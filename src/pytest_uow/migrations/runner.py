@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from pytest_uow.compat import alembic_steps
 from pytest_uow.diagnosis import cause_line
@@ -92,7 +93,9 @@ class MigrationRun:
             what = "env.py" if self._running is None else f"revision {self._running}"
             if self._downgrading and self._running is not None:
                 what = f"the downgrade of {what}"
-            raise MigrationError(f"uow_alembic: {what} failed: {cause_line(error)}") from error
+            raise MigrationError(
+                f"uow_alembic: {what} failed: {cause_line(error)}{_statement_of(error)}"
+            ) from error
         finally:
             event.remove(Engine, "before_cursor_execute", self._sent_by_env_py)
             event.remove(self._connection, "before_cursor_execute", self._sent_one)
@@ -141,6 +144,16 @@ class MigrationRun:
                     f"worker schema {self._namespace}: leave the schema out of the migration (or "
                     "use UOW_ISOLATION=database)"
                 )
+
+
+def _statement_of(error: BaseException) -> str:
+    """``, in <statement>`` for an error the server sent about a statement: which of a
+    revision's statements failed, on the same line."""
+    statement = getattr(error, "statement", None)
+    if not isinstance(error, DBAPIError) or not statement:
+        return ""
+    flat = " ".join(str(statement).split())
+    return f", in {flat if len(flat) <= 160 else flat[:157] + '...'}"
 
 
 @contextmanager

@@ -8,12 +8,13 @@ uses that namespace; released in the reverse order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_uow.compat import NullPool, create_engine
 from pytest_uow.isolation.base import Isolation, IsolationMode, identified
@@ -71,19 +72,30 @@ def open_namespace(
     )
 
 
+@dataclass(frozen=True)
+class Scratch:
+    """An empty namespace to build in: ``engine`` reaches it, ``scope`` says which schemas of
+    its database it is, and ``building`` goes around each build on a connection of ``engine``
+    (``Isolation.building``)."""
+
+    engine: Engine
+    scope: Scope
+    building: Callable[[Connection], AbstractContextManager[None]]
+
+
 @contextmanager
 def scratch_namespace(
     address: ServerAddress, run_owner: Worker, mode: IsolationMode, prefix: str, purpose: str
-) -> Iterator[tuple[Engine, Scope]]:
+) -> Iterator[Scratch]:
     """An empty namespace ``<prefix>_<run>_<purpose>`` for one-off work (the migration
     checks), marked and leased like a worker's, so that a run killed meanwhile leaves it to the
-    reaper, and dropped when the work is done; with which schemas of its database it is."""
+    reaper, and dropped when the work is done."""
     owner = Worker(run_owner.run_id, purpose, run_owner.controller_pid)
     with open_namespace(address, owner, mode, prefix, pooled=False) as opened:
         engine = create_engine(opened.url, poolclass=NullPool)
         try:
             opened.isolation.create_empty(opened.server, engine)
-            yield engine, opened.isolation.scope
+            yield Scratch(engine, opened.isolation.scope, opened.isolation.building)
         finally:
             engine.dispose()
             opened.isolation.drop(opened.server, ConnectionNames(owner.application_name))

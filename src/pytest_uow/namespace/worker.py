@@ -188,13 +188,14 @@ class WorkerNamespace:
             self._aio.release_connections()
 
     def _routed_to(self) -> tuple[URL, str | None] | None:
-        """Where the application's routed connections go: the namespace's URL, and its schema
-        where it is one schema of the configured database; None while it is being built."""
+        """Where the application's routed connections go: the namespace's URL, and its
+        ``search_path`` where it is one schema of the configured database; None while it is
+        being built."""
         if self._opening:
             return None
         self.open()
         assert self._opened is not None
-        return self.url, self._opened.isolation.scope.schema
+        return self.url, self._opened.isolation.search_path
 
     def _options_elsewhere(self) -> str | None:
         """The libpq options of a connection to another database, where the worker exported

@@ -57,9 +57,10 @@ class WorkerRoute:
     """Where routed connections go: the worker namespace, opened when first needed."""
 
     def __init__(self, destination: Callable[[], tuple[URL, str | None] | None]) -> None:
-        """``destination`` opens the namespace if need be and gives its URL, and its schema
-        where the namespace is one schema of the configured database; None while the namespace
-        is being built (what connects then is left as made: the build checks it)."""
+        """``destination`` opens the namespace if need be and gives its URL, and its
+        ``search_path`` where the namespace is one schema of the configured database; None
+        while the namespace is being built (what connects then is left as made: the build
+        checks it)."""
         self._destination = destination
         self.real = _RealCommits()
 
@@ -67,8 +68,8 @@ class WorkerRoute:
         destination = self._destination()
         if destination is None:
             return None
-        url, schema = destination
-        return routed_params(params, url, schema, asyncpg)
+        url, search_path = destination
+        return routed_params(params, url, search_path, asyncpg)
 
     def rebuilt(self) -> None:
         """The namespace was replaced: connections made to the old one are not reused."""

@@ -71,12 +71,11 @@ class DatabaseAddress:
 
 
 def routed_params(
-    params: Mapping[str, Any], worker: URL, schema: str | None, asyncpg: bool
+    params: Mapping[str, Any], worker: URL, search_path: str | None, asyncpg: bool
 ) -> dict[str, Any]:
     """``params`` of an application connection, pointed at the worker namespace: ``worker``'s
-    database and credentials, and its schema first on the ``search_path`` where the namespace is
-    a schema (libpq's ``options``; asyncpg's ``server_settings``, which libpq options do not
-    reach)."""
+    database and credentials, and its ``search_path`` where the namespace is a schema
+    (libpq's ``options``; asyncpg's ``server_settings``, which libpq options do not reach)."""
     routed = dict(params)
     host = worker.host or worker.query.get("host")  # a socket directory comes in the query
     port = worker.port or worker.query.get("port")
@@ -91,13 +90,13 @@ def routed_params(
         routed["user"] = worker.username
     if worker.password is not None:
         routed["password"] = worker.password
-    if schema is None:
+    if search_path is None:
         return routed
     if asyncpg:
         settings = dict(routed.get("server_settings") or {})
-        settings["search_path"] = schema
+        settings["search_path"] = search_path
         routed["server_settings"] = settings
     else:
         options = str(routed.get("options") or "")
-        routed["options"] = f"{options} -csearch_path={schema}".strip()
+        routed["options"] = f"{options} -csearch_path={search_path}".strip()
     return routed

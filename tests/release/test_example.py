@@ -94,6 +94,37 @@ def test_flask_sqlalchemy_example_suite_passes_and_leaves_nothing(
     assert public_guard.fingerprint() == before
 
 
+@pytest.mark.skipif(
+    not SQLALCHEMY_2 or importlib.util.find_spec("sqlmodel") is None,
+    reason="examples/fastapi_sqlmodel is written for SQLModel, on SQLAlchemy 2",
+)
+@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["n0", "n2"])
+def test_sqlmodel_example_adopts_the_plugin_by_settings_alone(
+    server_url: str, outside: Engine, public_guard: PublicGuard, prefix: str, mode: list[str]
+) -> None:
+    """The app's engine behind ``Depends(get_db)`` names the configured database, its
+    migrations create uuid-ossp through the generated env.py, init_db(session) seeds: no
+    fixture of the suite knows about the plugin."""
+    before = public_guard.fingerprint()
+    env = dict(os.environ, UOW_DATABASE_URL=server_url, DATABASE_URL=server_url)
+
+    result = _run_example(
+        EXAMPLES / "fastapi_sqlmodel", env, *mode, f"--uow-schema-prefix={prefix}"
+    )
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert re.search(r"\b7 passed\b", result.stdout), result.stdout[-2000:]
+    assert "Using --randomly-seed=" in result.stdout, "the order is shuffled"
+    assert schemas_named(outside, prefix) == []
+    assert public_guard.fingerprint() == before, "the superuser's deletion stayed in the test"
+    with outside.connect() as connection:
+        in_public = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp' "
+            "AND extnamespace = 'public'::regnamespace"
+        ).scalar()
+    assert in_public == 0, "uuid-ossp was installed where the plugin cannot take it back"
+
+
 def _run_example(where: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     return subprocess.run(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import inspect
 import textwrap
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import URL, Connection, Dialect
 
 from pytest_uow.migrations.replay import Capture, ReplayCache, replayed_inside
 from pytest_uow.migrations.runner import MigrationRun
@@ -55,13 +56,8 @@ class AlembicSource:
             raise ValueError(several_heads(self.heads))
         env_py = Path(script.dir) / "env.py"
         code = env_py.read_text()
-        if "attributes" not in code and ("async_engine_from_config" in code or "run_sync" in code):
-            raise ValueError(
-                f"{env_py} migrates through an async engine of its own (alembic init -t "
-                "async), which pytest-uow cannot hand its connection: in run_migrations_online()"
-                ", use config.attributes.get('connection') when it is set (Alembic's cookbook: "
-                "'Sharing a Connection across one or more programmatic migration commands')"
-            )
+        # The env.py of `alembic init -t async` builds an async engine from sqlalchemy.url.
+        self._async_env = "async_engine_from_config" in code
         self._downgrades = _downgrades(walked) if len(heads) == 1 else []
         self.script_dir = Path(script.dir)
         self.unreplayable: str | None = None  # why this process's build was not captured
@@ -78,6 +74,8 @@ class AlembicSource:
         if connection is not None:
             config.attributes["connection"] = connection
             url = connection.engine.url.difference_update_query(["application_name"])
+            if self._async_env:
+                url = _async_driver(url)
             # The ini's values are interpolated: a socket path's %2F is written %%2F.
             rendered = url.render_as_string(hide_password=False).replace("%", "%%")
             config.set_main_option("sqlalchemy.url", rendered)
@@ -138,6 +136,15 @@ class AlembicSource:
             "uow_alembic: the migrations ran for every worker namespace (and every recreate), "
             f"since their first run cannot be replayed: {self.unreplayable}"
         ]
+
+
+def _async_driver(url: URL) -> URL:
+    """The build's URL with an async driver the machine has, for an ``env.py`` that builds an
+    async engine from it: that engine connects, the migrations run on the build's connection
+    (``runner.py``). asyncpg takes no libpq options: its query goes."""
+    if importlib.util.find_spec("asyncpg") is not None:
+        return url.set(drivername="postgresql+asyncpg", query={})
+    return url.set(drivername="postgresql+psycopg")
 
 
 def several_heads(heads: list[str]) -> str:

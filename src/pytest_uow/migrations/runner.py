@@ -73,8 +73,6 @@ class MigrationRun:
     def run(self) -> None:
         """Run the plan; each failure is a ``MigrationError`` naming its revision (or
         ``env.py``)."""
-        from alembic.runtime.environment import EnvironmentContext
-
         event.listen(self._connection, "before_cursor_execute", self._sent_one)
         event.listen(Engine, "before_cursor_execute", self._sent_by_env_py)
         try:
@@ -82,8 +80,12 @@ class MigrationRun:
                 logging_kept(),
                 _output_kept(),
                 lending(self._connection, every_engine=True),
-                EnvironmentContext(
-                    self._config, self._script, fn=self._steps, destination_rev=self._destination
+                _served_environment(
+                    self._connection,
+                    self._config,
+                    self._script,
+                    fn=self._steps,
+                    destination_rev=self._destination,
                 ),
             ):
                 self._script.run_env()
@@ -144,6 +146,32 @@ class MigrationRun:
                     f"worker schema {self._namespace}: leave the schema out of the migration (or "
                     "use UOW_ISOLATION=database)"
                 )
+
+
+def _served_environment(build: Connection, *args: Any, **kwargs: Any) -> Any:
+    """Alembic's ``EnvironmentContext``, where a connection ``env.py`` configures that is not
+    the build's is swapped for the build's: an async engine's (``alembic init -t async``:
+    ``connection.run_sync(do_run_migrations)``), or an engine's of another driver than the
+    build's. Those connect to the build's database meanwhile (``routing``) and send nothing.
+
+    The swap is this instance's own ``configure``: ``alembic.context`` proxies its functions
+    to the instance in use, and knows ``EnvironmentContext`` itself, not subclasses."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    environment = EnvironmentContext(*args, **kwargs)
+    configure = environment.configure
+    build_dbapi = build.connection.dbapi_connection
+
+    def served(connection: Any = None, *more: Any, **options: Any) -> None:
+        if (
+            isinstance(connection, Connection)
+            and connection.connection.dbapi_connection is not build_dbapi
+        ):
+            connection = build
+        configure(connection, *more, **options)
+
+    environment.configure = served  # type: ignore[method-assign]
+    return environment
 
 
 def _statement_of(error: BaseException) -> str:

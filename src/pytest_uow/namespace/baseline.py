@@ -39,15 +39,18 @@ class Baseline:
         source: SchemaSource,
         names: ConnectionNames,
         before_database_replaced: Callable[[], None],
+        before_reset: Callable[[], None],
     ) -> None:
         """``before_database_replaced`` releases what else is connected to a worker database
-        that ``recreate`` is about to replace (the async engines' connections)."""
+        that ``recreate`` is about to replace (the async engines' connections);
+        ``before_reset`` ends the transactions application connections still hold in it."""
         self._engines = engines
         self.engine = engines.engine
         self._isolation = isolation
         self._source = source
         self._names = names
         self._before_database_replaced = before_database_replaced
+        self._before_reset = before_reset
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
         self._kept: Connection | None = None
@@ -141,6 +144,7 @@ class Baseline:
         """Return the tables that left the baseline to it, and name them. Where the baseline's
         copies were lost with the cleaner's connection (after an error, which was reported),
         the namespace is rebuilt instead, and no table is named: what changed is unknown."""
+        self._before_reset()
         self._end_kept_transaction()
         self._at_baseline = False
         cleaner = self._table_cleaner
@@ -166,6 +170,7 @@ class Baseline:
         database, the worker's own connections to it go first: a database cannot be dropped while
         anything is connected to it. A worker schema is rebuilt beside them (reconnecting all
         of them cost ``recreate`` 5 ms a test at 10 tables)."""
+        self._before_reset()
         self._at_baseline = False
         if self._isolation.rebuild_replaces_database:
             self.close()

@@ -108,7 +108,12 @@ class WorkerNamespace:
             self.reaped = opened.isolation.reap(opened.server)
             opened.isolation.create(opened.server, engines.engine, self._source)
             baseline = Baseline(
-                engines, opened.isolation, self._source, self.names, self._release_async
+                engines,
+                opened.isolation,
+                self._source,
+                self.names,
+                self._release_async,
+                self.router.end_transactions,
             )
             baseline.take()
         except (UowError, SQLAlchemyError, ValueError, OSError) as error:

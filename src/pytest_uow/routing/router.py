@@ -48,6 +48,11 @@ def _driver(dialect: Dialect) -> Driver:
     return (str(dialect.driver), bool(getattr(dialect, "is_async", False)))
 
 
+# libpq's PQtransactionStatus, as psycopg2 and psycopg 3 give it: in a transaction, or in a
+# failed one (asyncpg's connections have no such attribute, and are left alone).
+_IN_A_TRANSACTION = (2, 3)
+
+
 class _RealCommits:
     """The route of connections made to the worker namespace: one per build of it (a database
     replaced by ``recreate`` is a new one)."""
@@ -100,6 +105,10 @@ class EngineRouter:
         self._routed: weakref.WeakSet[Any] = weakref.WeakSet()  # pool entries given a route
         self._lend_to_every_engine = False  # a migration environment runs (``lending``)
         self._lending = False  # a build lends its connection (``lending``)
+        # Where an engine of another driver connects while a migration environment runs: the
+        # build's database, on a connection of its own that the environment swaps for the
+        # build's (``migrations/runner.py``).
+        self._stand_in: URL | None = None
         self._installed = False
 
     # Installation, for the run.
@@ -159,11 +168,13 @@ class EngineRouter:
         self.join(connection)
         self._lend_to_every_engine = every_engine
         self._lending = True
+        self._stand_in = connection.engine.url if every_engine else None
         return outer
 
     def end_lending(self, outer: tuple[dict[Driver, JoinedConnection] | None, bool, bool]) -> None:
         self.leave()
         self._joined, self._lend_to_every_engine, self._lending = outer
+        self._stand_in = None
         for joined in (self._joined or {}).values():
             joined.joined = True
 
@@ -218,6 +229,11 @@ class EngineRouter:
         # it commits for real, in the namespace.
         autocommit = dialect_isolation_level(dialect) == "AUTOCOMMIT"
         record.info[_AUTOCOMMIT] = autocommit
+        if self._stand_in is not None and _driver(dialect) not in (self._joined or {}):
+            stand_in = routed_params(cparams, self._stand_in, None, dialect.driver == "asyncpg")
+            cparams.clear()
+            cparams.update(stand_in)
+            return None
         if self._joined is not None and not autocommit:
             joined = self._lent_for(dialect, cargs, cparams)
             self._mark(record, joined)
@@ -302,6 +318,20 @@ class EngineRouter:
                 entry.info.pop(_ROUTE)
                 if entry.dbapi_connection is not None:
                     entry.invalidate()
+
+    def end_transactions(self) -> None:
+        """A test that committed for real ends: a transaction an application connection still
+        holds open in the namespace (a session-scoped ``Session(engine)`` the tests share, left
+        flushed or at a REPEATABLE READ snapshot) is rolled back, so that the reset waits for no
+        lock and the next test starts from a new snapshot. The application's ``Session`` keeps
+        its connection: its next statement begins a new transaction."""
+        for entry in list(self._routed):
+            dbapi_connection = entry.dbapi_connection
+            if not entry.info.get(_OUT) or entry.info.get(_ROUTE) is not self._route.real:
+                continue
+            status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", 0)
+            if status in _IN_A_TRANSACTION:
+                dbapi_connection.rollback()
 
     def _checking_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         route = record.info.get(_ROUTE)

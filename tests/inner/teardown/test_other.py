@@ -1,21 +1,24 @@
+import psycopg2
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import text
 
-others: list[Connection] = []
+# Somebody else: a client of another process, as far as pytest-uow can tell (a plain libpq
+# connection, which no engine of the test process routes).
+others = []
 
 
 @pytest.mark.uow(strategy="truncate")
-def test_1_someone_else_locks_the_schema(uow_database_url):
-    engine = create_engine(uow_database_url, connect_args={"application_name": "someone-else"})
-    connection = engine.connect()
-    connection.execute(text("LOCK TABLE batches IN ACCESS EXCLUSIVE MODE"))
+def test_1_someone_else_locks_the_schema(uow_dsn):
+    connection = psycopg2.connect(uow_dsn, application_name="someone-else")
+    connection.cursor().execute("LOCK TABLE batches IN ACCESS EXCLUSIVE MODE")
     others.append(connection)
 
 
 def test_2_their_connection_was_left_alone():
     connection = others.pop()
-    assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    cursor = connection.cursor()
+    cursor.execute("SELECT 1")
+    assert cursor.fetchone() == (1,)
     connection.close()
 
 

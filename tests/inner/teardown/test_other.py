@@ -1,11 +1,12 @@
+from typing import Any
+
 import psycopg2
-import psycopg2.extensions
 import pytest
 from sqlalchemy import text
 
 # Somebody else: a client of another process, as far as pytest-uow can tell (a plain libpq
 # connection, which no engine of the test process routes).
-others: list[psycopg2.extensions.connection] = []
+others: list[Any] = []
 
 
 @pytest.mark.uow(strategy="truncate")

@@ -57,9 +57,10 @@ def test_an_apps_own_engines_join_the_test_with_workers(
     isolation: str,
     strategy: str,
 ) -> None:
-    # A worker database that recreate replaces takes the connection of a session that spans
-    # the tests with it: README says so; those three tests run in every other combination.
-    dropped_under_it = isolation == "database" and strategy == "recreate"
+    # A worker database that a reset replaces (recreate, or truncate after a fixture dropped
+    # the tables) takes the connection of a session that spans the tests with it: README says
+    # so; those three tests run in every other combination.
+    dropped_under_it = isolation == "database" and strategy != "rollback"
     result = routed_project.runpytest_subprocess(
         "-n",
         "2",

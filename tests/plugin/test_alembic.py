@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
+from pytest_uow.compat import SQLALCHEMY_2
 from tests.conftest import databases_named, migrations_run, schemas_named
 
 
@@ -206,7 +207,12 @@ def test_the_env_py_alembic_init_generates(
     [
         ("async", "asyncpg", "schema"),
         ("async", "asyncpg", "database"),
-        ("generic", "psycopg", "schema"),
+        pytest.param(
+            "generic",
+            "psycopg",
+            "schema",
+            marks=pytest.mark.skipif(not SQLALCHEMY_2, reason="psycopg 3 needs SQLAlchemy 2"),
+        ),
     ],
 )
 def test_a_generated_env_py_on_the_apps_own_url_and_driver_is_served(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_uow import compat
-from pytest_uow.settings.resolve import parse_url
+from pytest_uow.settings.resolve import parse_url, url_async_driver
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,20 @@ from pytest_uow.settings.resolve import parse_url
 )
 def test_urls_as_people_paste_them(given: str, used: str) -> None:
     assert parse_url(given).render_as_string(hide_password=True) == used
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgres://app@db/shop", None),
+        ("postgres+asyncpg://app@db/shop", "asyncpg"),
+        ("postgresql+psycopg_async://app@db/shop", "psycopg"),
+        ("postgresql+psycopg2://app@db/shop", None),
+    ],
+)
+def test_the_async_driver_a_url_names_is_read_before_the_url_is_normalised(
+    given: str, driver: str | None
+) -> None:
+    """``postgres://`` with ``uow_sessionmakers`` ended in an INTERNALERROR: the async driver
+    was looked up through a dialect SQLAlchemy does not have."""
+    assert url_async_driver(given) == driver

@@ -305,8 +305,9 @@ def parse_url(value: object) -> URL:
 
 
 def url_async_driver(value: object) -> str | None:
-    """The async driver a URL names (``asyncpg``, or ``psycopg`` for psycopg 3), if any."""
-    driver = make_url(str(value).strip()).get_driver_name()
+    """The async driver a URL names (``asyncpg``, or ``psycopg`` for psycopg 3), if any: read
+    from the URL's text, as ``postgres://`` (which SQLAlchemy has no dialect for) may be."""
+    driver = make_url(str(value).strip()).drivername.partition("+")[2]
     return {"asyncpg": "asyncpg", "psycopg_async": "psycopg", "psycopg": "psycopg"}.get(driver)
 
 

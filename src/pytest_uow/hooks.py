@@ -21,6 +21,7 @@ from pytest_uow.report import settings_lines, summary_lines
 from pytest_uow.reset import begin, end, need_of
 from pytest_uow.server.address import ConfiguredServer, ServerAddress
 from pytest_uow.server.run import RunServer
+from pytest_uow.sessions.base import reached
 from pytest_uow.settings.resolve import Settings, resolve, source_identity
 from pytest_uow.state import STATE, RunState, run_state
 from pytest_uow.strategies.registry import MARKER
@@ -148,6 +149,7 @@ def finish_session(session: pytest.Session) -> None:
         warnings.warn(UowWarning(problem), stacklevel=1)
     results = {
         "database_used": opened,
+        "reached": sorted(reached()),
         "reaped": namespace.reaped,
         "dropped_kept": namespace.dropped_kept,
         "kept": [namespace.name] if opened and state.settings.keep.value else [],

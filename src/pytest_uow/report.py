@@ -81,6 +81,19 @@ def template_lines(templates: list[Template], ready_seconds: list[float]) -> lis
     return lines
 
 
+def unreached_lines(settings: Settings, reached: set[str]) -> list[str]:
+    """A warning for each object ``uow_sessionmakers`` names that no test of the run reached:
+    what isolates the suite is then something else, or nothing."""
+    return [
+        f"uow: WARNING: {adapter.spec} ({settings.sessionmakers.source}) was not reached by "
+        "any test: none of its sessions began (an engine: connected) while a test ran. The "
+        "suite may replace it with its own (a dependency override, a fixture's sessionmaker): "
+        "delete that, or the name"
+        for adapter in settings.adapters
+        if adapter.spec not in reached
+    ]
+
+
 def summary_lines(settings: Settings, results: RunResults, server: ServerState | None) -> list[str]:
     """The end of the run: the server, what was reaped, reset timings, what was kept. A run
     that used the plugin without configuring it had no header: its settings come first here."""
@@ -118,6 +131,8 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
         )
     lines += [f"uow: {note}" for note in results.notes]
     lines += reset_lines(results.reset_seconds)
+    if results.reset_seconds:  # tests ran in a worker namespace
+        lines += unreached_lines(settings, results.reached)
     if results.kept:
         where = "on the throwaway server, which is removed now" if server else "kept"
         lines.append(f"uow: {noun}s {', '.join(sorted(results.kept))} {where}")

@@ -31,12 +31,15 @@ class RunResults:
     notes: list[str] = field(default_factory=list)
     # Per process that used the plugin (a worker, or the one process): seconds loading it.
     load_seconds: list[float] = field(default_factory=list)
+    # The objects named in uow_sessionmakers that a test of some process reached.
+    reached: set[str] = field(default_factory=set)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
         self.reaped.extend(results.get("reaped", []))
         self.dropped_kept.extend(results.get("dropped_kept", []))
         self.database_used |= bool(results.get("database_used"))
+        self.reached.update(results.get("reached", []))
         if results.get("load_seconds") is not None:
             self.load_seconds.append(results["load_seconds"])
         if results.get("ready_seconds") is not None:

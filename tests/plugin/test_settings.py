@@ -271,8 +271,8 @@ BAD_VALUES = [
         "app:metadata",
         "uow_sessionmakers: 'app:metadata' from environment UOW_SESSIONMAKERS: app:metadata is a "
         "MetaData; expected a sessionmaker, scoped_session, async_sessionmaker or "
-        "async_scoped_session, a Flask-SQLAlchemy extension object, or a function returning "
-        "sessions",
+        "async_scoped_session, a Flask-SQLAlchemy extension object, an Engine or AsyncEngine, "
+        "or a function returning sessions",
     ),
     (
         "cli",

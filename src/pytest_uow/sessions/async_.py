@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pytest_uow.aio.test_side import TestSession
 from pytest_uow.binding import Binding
-from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
+from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore, made_by, watch_sessions
 
 _DEFAULTS: dict[str, Any] = {**SESSION_DEFAULTS, "sync_session_class": Session}
 
@@ -34,8 +34,14 @@ def session_class_for(original_bind: object) -> type[TestSession]:
     return type("AppTestSession", (TestSession,), {"original_bind": original_bind})
 
 
-def reconfigure_async(factory: Any, session_class: type[TestSession], binding: Binding) -> Restore:
-    overrides: dict[str, Any] = {"bind": None, "sync_session_class": session_class}
+def reconfigure_async(
+    factory: Any, session_class: type[TestSession], binding: Binding, spec: str
+) -> Restore:
+    overrides: dict[str, Any] = {
+        "bind": None,
+        "sync_session_class": session_class,
+        "info": made_by(spec, factory.kw.get("info")),
+    }
     overrides.update(binding.session_options)
     original = {key: factory.kw.get(key, _DEFAULTS.get(key)) for key in overrides}
     factory.configure(**overrides)
@@ -50,9 +56,10 @@ class AsyncSessionmakerAdapter:
         self._maker = maker
         self._session_class = session_class_for(maker.kw.get("bind"))
         self.driver = _driver_of(maker.kw.get("bind"))
+        watch_sessions()
 
     def rebind(self, binding: Binding) -> Restore:
-        return reconfigure_async(self._maker, self._session_class, binding)
+        return reconfigure_async(self._maker, self._session_class, binding, self.spec)
 
 
 class AsyncScopedSessionAdapter:
@@ -65,11 +72,12 @@ class AsyncScopedSessionAdapter:
         self._registry = registry
         self._session_class = session_class_for(registry.session_factory.kw.get("bind"))
         self.driver = _driver_of(registry.session_factory.kw.get("bind"))
+        watch_sessions()
 
     def rebind(self, binding: Binding) -> Restore:
         self._registry.registry.clear()
         restore_factory = reconfigure_async(
-            self._registry.session_factory, self._session_class, binding
+            self._registry.session_factory, self._session_class, binding, self.spec
         )
 
         def restore() -> None:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import scoped_session
 
 from pytest_uow.binding import Binding
 from pytest_uow.routing import adopt, is_routed, route_connection
-from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore
+from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore, made_by, watch_sessions
 
 _MODULE = "flask_sqlalchemy"
 
@@ -125,6 +125,7 @@ class FlaskSQLAlchemyAdapter:
         self.spec = spec
         self._db = db
         self._registry: scoped_session[Any] = registry
+        watch_sessions()
 
     def _remove_session(self) -> None:
         """The session of the application context that is current, if one is: a context a
@@ -136,7 +137,10 @@ class FlaskSQLAlchemyAdapter:
     def rebind(self, binding: Binding) -> Restore:
         self._remove_session()
         factory = self._registry.session_factory
-        overrides: dict[str, Any] = {"db": _TestEngines(self._db, binding)}
+        overrides: dict[str, Any] = {
+            "db": _TestEngines(self._db, binding),
+            "info": made_by(self.spec, factory.kw.get("info")),
+        }
         overrides.update(binding.session_options)
         original = {key: factory.kw.get(key, SESSION_DEFAULTS.get(key)) for key in overrides}
         factory.configure(**overrides)

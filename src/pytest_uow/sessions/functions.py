@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pytest_uow.binding import Binding
 from pytest_uow.errors import UowError
-from pytest_uow.sessions.base import Restore
+from pytest_uow.sessions.base import MADE_BY, Restore, watch_sessions
 
 _Reference = tuple[dict[str, Any], str]  # a module's namespace, and the name it is bound to
 
@@ -46,6 +46,7 @@ class SessionFunctionAdapter:
     def __init__(self, spec: str, function: Callable[..., Any]) -> None:
         self.spec = spec
         self._function = function
+        watch_sessions()
         self._references: list[_Reference] = []
         self._modules_seen = 0
 
@@ -93,6 +94,7 @@ def _rebound(spec: str, session: object, binding: Binding) -> Session:
         )
     original = session.bind
     session.bind = binding.app_bind(original)
+    session.info[MADE_BY] = spec
     for name, value in binding.session_options.items():
         setattr(session, name, value)
     binding.track(session)

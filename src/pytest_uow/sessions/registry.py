@@ -13,6 +13,7 @@ from pytest_uow.binding import Binding
 from pytest_uow.compat import is_async_sessionmaker
 from pytest_uow.sessions.async_ import AsyncScopedSessionAdapter, AsyncSessionmakerAdapter
 from pytest_uow.sessions.base import SessionAdapter
+from pytest_uow.sessions.engines import EngineAdapter, is_engine
 from pytest_uow.sessions.flask_db import FlaskSQLAlchemyAdapter, is_flask_sqlalchemy
 from pytest_uow.sessions.functions import SessionFunctionAdapter, check_session_function
 from pytest_uow.sessions.sync import ScopedSessionAdapter, SessionmakerAdapter
@@ -24,10 +25,12 @@ KINDS: Sequence[tuple[Callable[[object], bool], Callable[[str, Any], SessionAdap
     (lambda target: isinstance(target, async_scoped_session), AsyncScopedSessionAdapter),
     (is_async_sessionmaker, AsyncSessionmakerAdapter),
     (lambda target: isinstance(target, sessionmaker), SessionmakerAdapter),
+    (is_engine, EngineAdapter),
 )
 KIND_NAMES = (
     "a sessionmaker, scoped_session, async_sessionmaker or async_scoped_session, a "
-    "Flask-SQLAlchemy extension object, or a function returning sessions"
+    "Flask-SQLAlchemy extension object, an Engine or AsyncEngine, or a function returning "
+    "sessions"
 )
 # The kinds whose sessions are async: the test's async side is opened for them.
 ASYNC_KINDS = (AsyncScopedSessionAdapter, AsyncSessionmakerAdapter)

@@ -51,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         rebuild=settings.rebuild.value,
         keep=settings.keep.value,
         async_driver=settings.async_driver,
+        lock_option=settings.lock_timeout.value.libpq_option,
     )
     state = RunState(settings=settings, worker=worker, address=address, namespace=namespace)
     config.stash[STATE] = state
@@ -129,6 +130,22 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 # Called by the entry point's hooks (``plugin.py``), which pytest registered before the
 # project's conftest files, so that they run after the conftests' own.
+
+
+def explain_failure(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> None:
+    """A test that failed on ``uow_lock_timeout`` gets a ``pytest-uow`` section naming who
+    holds the lock, and the test that left it."""
+    if not report.failed or call.excinfo is None:
+        return
+    error: BaseException | None = call.excinfo.value
+    while error is not None:
+        line = run_state(item.config).namespace.lock_timeout_line(error)
+        if line is not None:
+            report.sections.append(("pytest-uow", line))
+            return
+        error = error.__cause__ or error.__context__
 
 
 def begin_test(item: pytest.Item) -> None:

@@ -121,6 +121,19 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
             hooks.end_test(item)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failure the plugin's settings caused (a lock wait past ``uow_lock_timeout``) says so
+    in a section of its report."""
+    report = yield
+    hooks = item.config.stash.get(_LOADED, None)
+    if hooks is not None:
+        hooks.explain_failure(item, call, report)
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The worker's namespace is dropped after the conftests' own session end."""
     hooks = session.config.stash.get(_LOADED, None)

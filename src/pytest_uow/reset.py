@@ -354,10 +354,16 @@ class TestLife:
     def _warn_about_ended_backends(self) -> None:
         backends = self._baseline.take_ended()
         if backends:
+            # A database that recreate replaces ends its idle connections too: those were only
+            # connected to it.
+            idle = [backend for backend in backends if backend.state == "idle"]
+            held = "still connected to" if len(idle) == len(backends) else "holding locks on"
+            if idle and len(idle) < len(backends):
+                held = "holding locks on, or still connected to,"
             warnings.warn(
                 UowWarning(
-                    f"pytest-uow terminated {len(backends)} connection(s) of this worker holding "
-                    f"locks on {self._namespace.label}, so that the reset after {self._test} "
+                    f"pytest-uow terminated {len(backends)} connection(s) of this worker {held} "
+                    f"{self._namespace.label}, so that the reset after {self._test} "
                     f"could run ({describe_backends(backends)}): close connections, sessions and "
                     "threads in the tests that left them, or their fixtures"
                 ),

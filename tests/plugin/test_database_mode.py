@@ -307,6 +307,28 @@ def test_recreate_ends_only_connections_the_test_left(
     assert list(databases_named(outside, prefix)) == list(_templates(outside, prefix))
 
 
+def test_an_idle_pooled_connection_recreate_ends_is_said_to_be_connected_not_locking(
+    billing: pytest.Pytester, prefix: str
+) -> None:
+    """The warning says what the connection was doing: idle after its COMMIT, it held no lock;
+    it was only connected to the database that recreate replaced."""
+    billing.copy_example("database/test_idle_pool.py")
+
+    result = billing.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*UowWarning: pytest-uow terminated 1 connection(s) of this worker still connected "
+            f"to worker database {prefix}_*_main, so that the reset after "
+            "test_idle_pool.py::test_1_commits_through_an_engine_of_its_own could run (pid *, "
+            "idle, left by test_idle_pool.py::test_1_commits_through_an_engine_of_its_own: "
+            "COMMIT)*"
+        ]
+    )
+    assert "holding locks" not in result.stdout.str()
+
+
 def test_lacking_createdb_is_one_line_naming_the_privilege(
     billing: pytest.Pytester, outside: Engine, server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,7 @@ def _every_value(server_url: str, prefix: str) -> dict[str, tuple[str, str]]:
         "uow_keep": ("true", "on"),
         "uow_drop_kept": ("on", "on"),
         "uow_schema_prefix": (prefix, prefix),
+        "uow_lock_timeout": ("2.5", "2.5 s"),
         "uow_sessionmakers": ("app:DEFAULT_SESSION_FACTORY", "app:DEFAULT_SESSION_FACTORY"),
         "uow_pg_bindir": (_pg_bindir(), _pg_bindir()),
         "uow_check_leaks": ("yes", "on"),
@@ -89,7 +90,7 @@ def test_every_setting_from_each_source(
     monkeypatch: pytest.MonkeyPatch,
     source: str,
 ) -> None:
-    """All sixteen at once, in a project that can take them all (migrations and their models,
+    """All seventeen at once, in a project that can take them all (migrations and their models,
     a seed, a live app): each is shown in the header with its source, and each does its part
     (the schema is named by the prefix, built by the migrations, seeded, kept)."""
     monkeypatch.delenv("UOW_DATABASE_URL")

@@ -209,6 +209,17 @@ def run_ending_our_lock_holders(
     return ended
 
 
+def lock_holders(connection: Connection, scope: Scope, names: ConnectionNames) -> list[Backend]:
+    """Who holds a lock on ``scope`` now, but a connection that failed in its transaction (the
+    waiter whose statement timed out, say)."""
+    query = _HOLDERS_QUERY.format(scope=scope.condition())
+    return [
+        backend
+        for backend in _backends(connection, query, scope.params, names)
+        if backend.state != "idle in transaction (aborted)"
+    ]
+
+
 def connected_to(connection: Connection, database: str, names: ConnectionNames) -> list[Backend]:
     """The backends connected to ``database``, the worker's and anybody else's."""
     return _backends(connection, _CONNECTED_QUERY, {"database": database}, names)

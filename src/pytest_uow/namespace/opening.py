@@ -60,16 +60,21 @@ def open_namespace(
     prefix: str,
     rebuild: bool = False,
     pooled: bool = True,
+    option: str | None = None,
 ) -> OpenedNamespace:
     """``owner``'s namespace in ``mode`` on the server at ``address`` (the throwaway server is
-    started by the first process of the run that asks)."""
+    started by the first process of the run that asks); ``option``, a libpq ``options`` item
+    (``-clock_timeout=10000``), is set on every connection to it."""
     server_url = address.url()
     isolation = mode.create(owner, prefix, rebuild)
     pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     server = create_engine(identified(server_url, owner.application_name), **pool)
-    return OpenedNamespace(
-        owner, isolation, server, isolation.select(server_url, owner.application_name)
-    )
+    url = isolation.select(server_url, owner.application_name)
+    if option is not None:
+        given = url.query.get("options") or ()
+        options = " ".join([*([given] if isinstance(given, str) else given), option])
+        url = url.update_query_dict({"options": options})
+    return OpenedNamespace(owner, isolation, server, url)
 
 
 @dataclass(frozen=True)

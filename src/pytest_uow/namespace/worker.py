@@ -20,7 +20,7 @@ from pytest_uow.aio.engines import AsyncWorker
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
 from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.isolation.base import IsolationMode, Template
-from pytest_uow.leftovers.locks import describe_backends
+from pytest_uow.leftovers.locks import describe_backends, is_lock_timeout, lock_holders
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.namespace.baseline import Baseline
 from pytest_uow.namespace.engines import WorkerEngines
@@ -46,7 +46,10 @@ class WorkerNamespace:
         rebuild: bool = False,
         keep: bool = False,
         async_driver: str | None = None,
+        lock_option: str | None = None,
     ) -> None:
+        """``lock_option`` sets ``uow_lock_timeout`` on every connection to the namespace (a
+        libpq ``options`` item)."""
         self._address = address
         self._worker = worker
         self._mode = mode
@@ -55,6 +58,7 @@ class WorkerNamespace:
         self._source = source
         self._keep = keep
         self._async_driver = async_driver
+        self._lock_option = lock_option
         self.name = worker.namespace_name(prefix)  # the worker schema, or the worker database
         self.noun = mode.noun  # "worker schema", "worker database"
         self.label = f"{mode.noun} {self.name}"  # as messages name it
@@ -100,7 +104,12 @@ class WorkerNamespace:
         engines: WorkerEngines | None = None
         try:
             opened = open_namespace(
-                self._address, self._worker, self._mode, self._prefix, self._rebuild
+                self._address,
+                self._worker,
+                self._mode,
+                self._prefix,
+                self._rebuild,
+                option=self._lock_option,
             )
             engines = WorkerEngines(opened.server, opened.url, self.names)
             # From here on, database work only (the first engine imports the dialect: 40 ms).
@@ -232,6 +241,22 @@ class WorkerNamespace:
                 )
                 return str(self._error)
         return f"pytest-uow {failed}: {one_line(error)}"
+
+    def lock_timeout_line(self, error: BaseException) -> str | None:
+        """For a test that failed on ``uow_lock_timeout``: who holds locks on the namespace
+        now, and the tests that left them; None for any other error."""
+        if not is_lock_timeout(error) or self._engines is None or self._opened is None:
+            return None
+        try:
+            with self._engines.engine.connect() as connection:
+                holders = lock_holders(connection, self._opened.isolation.scope, self.names)
+        except SQLAlchemyError as lookup_error:
+            return f"a statement waited on a lock past uow_lock_timeout ({one_line(lookup_error)})"
+        held = describe_backends(holders) if holders else "nobody holds it any more"
+        return (
+            f"a statement of this test waited on a lock of {self.label} past uow_lock_timeout; "
+            f"held by: {held}"
+        )
 
     def close(self) -> str | None:
         """Drop the namespace (unless keep is on); return a warning instead of raising.

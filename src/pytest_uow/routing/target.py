@@ -74,8 +74,9 @@ def routed_params(
     params: Mapping[str, Any], worker: URL, search_path: str | None, asyncpg: bool
 ) -> dict[str, Any]:
     """``params`` of an application connection, pointed at the worker namespace: ``worker``'s
-    database and credentials, and its ``search_path`` where the namespace is a schema
-    (libpq's ``options``; asyncpg's ``server_settings``, which libpq options do not reach)."""
+    database and credentials, its ``search_path`` where the namespace is a schema, and the
+    ``lock_timeout`` the worker's URL sets (libpq's ``options``; asyncpg's
+    ``server_settings``, which libpq options do not reach)."""
     routed = dict(params)
     host = worker.host or worker.query.get("host")  # a socket directory comes in the query
     port = worker.port or worker.query.get("port")
@@ -90,13 +91,17 @@ def routed_params(
         routed["user"] = worker.username
     if worker.password is not None:
         routed["password"] = worker.password
-    if search_path is None:
+    wanted = {} if search_path is None else {"search_path": search_path}
+    given = worker.query.get("options") or ""
+    for option in (given if isinstance(given, str) else " ".join(given)).split():
+        name, _, value = option.removeprefix("-c").partition("=")
+        if name == "lock_timeout" and value:  # uow_lock_timeout, on the worker's URL
+            wanted[name] = value
+    if not wanted:
         return routed
     if asyncpg:
-        settings = dict(routed.get("server_settings") or {})
-        settings["search_path"] = search_path
-        routed["server_settings"] = settings
+        routed["server_settings"] = {**(routed.get("server_settings") or {}), **wanted}
     else:
-        options = str(routed.get("options") or "")
-        routed["options"] = f"{options} -csearch_path={search_path}".strip()
+        added = " ".join(f"-c{name}={value}" for name, value in wanted.items())
+        routed["options"] = f"{routed.get('options') or ''} {added}".strip()
     return routed

@@ -140,6 +140,18 @@ PREFIX = Spec(
     title="schema prefix",
     default="`uow`",
 )
+LOCK_TIMEOUT = Spec(
+    "uow_lock_timeout",
+    "UOW_LOCK_TIMEOUT",
+    "uow_lock_timeout",
+    "seconds a statement of a test may wait on a lock before it fails, naming who holds the "
+    "lock (0: no limit; default: 10)",
+    {"metavar": "SECONDS"},
+    label="lock timeout",
+    unset="none",
+    title="lock timeout",
+    default="10 s",
+)
 SESSIONMAKERS = Spec(
     "uow_sessionmakers",
     "UOW_SESSIONMAKERS",
@@ -246,6 +258,7 @@ SPECS = (
     KEEP,
     DROP_KEPT,
     PREFIX,
+    LOCK_TIMEOUT,
     SESSIONMAKERS,
     PG_BINDIR,
     CHECK_LEAKS,

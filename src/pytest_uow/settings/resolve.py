@@ -74,6 +74,7 @@ class Settings:
     keep: Sourced[bool]
     drop_kept: Sourced[bool]
     schema_prefix: Sourced[str]
+    lock_timeout: Sourced[Seconds]
     sessionmakers: Sourced[tuple[str, ...]]
     pg_bindir: Sourced[str | None]
     check_leaks: Sourced[bool]
@@ -151,6 +152,7 @@ def resolve(config: pytest.Config) -> Settings:
         keep=read(options.KEEP, _parse_bool, False),
         drop_kept=drop_kept,
         schema_prefix=read(options.PREFIX, _check_prefix, "uow"),
+        lock_timeout=read(options.LOCK_TIMEOUT, _parse_seconds, DEFAULT_LOCK_TIMEOUT),
         sessionmakers=sessionmakers,
         pg_bindir=read(options.PG_BINDIR, _check_bindir),
         check_leaks=read(options.CHECK_LEAKS, _parse_bool, False),
@@ -341,6 +343,32 @@ def _parse_bool(value: object) -> bool:
     if text in _FALSE:
         return False
     raise ValueError("not a yes/no value; use one of: 1, true, yes, on, 0, false, no, off")
+
+
+class Seconds(float):
+    """A duration in seconds, as the header shows it (``10 s``; ``0`` is ``no limit``)."""
+
+    def __str__(self) -> str:
+        return f"{self:g} s" if self else "no limit"
+
+    @property
+    def libpq_option(self) -> str | None:
+        """The ``options`` item that sets PostgreSQL's ``lock_timeout`` to it (None: none)."""
+        return f"-clock_timeout={round(self * 1000)}" if self else None
+
+
+DEFAULT_LOCK_TIMEOUT = Seconds(10)
+
+
+def _parse_seconds(value: object) -> Seconds:
+    text = str(value).strip().removesuffix("s").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86400:
+        raise ValueError("not a number of seconds; use e.g. 10 or 2.5, or 0 for no limit")
+    return Seconds(seconds)
 
 
 def _check_prefix(value: object) -> str:

@@ -356,10 +356,10 @@ class TestLife:
         if backends:
             # A database that recreate replaces ends its idle connections too: those were only
             # connected to it.
-            idle = [backend for backend in backends if backend.state == "idle"]
-            held = "still connected to" if len(idle) == len(backends) else "holding locks on"
-            if idle and len(idle) < len(backends):
-                held = "holding locks on, or still connected to,"
+            idle = sum(backend.state == "idle" for backend in backends)
+            held = {0: "holding locks on", len(backends): "still connected to"}.get(
+                idle, "holding locks on, or still connected to,"
+            )
             warnings.warn(
                 UowWarning(
                     f"pytest-uow terminated {len(backends)} connection(s) of this worker {held} "

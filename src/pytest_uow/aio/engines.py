@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from pytest_uow.errors import UowError
+from pytest_uow.routing.target import option_settings
 
 ASYNC_DRIVERS = ("asyncpg", "psycopg_async")
 _ANOTHER_OPERATION = "another operation is in progress"
@@ -42,12 +43,7 @@ def async_engine_args(url: str | URL, driver: str = "asyncpg") -> tuple[URL, dic
     if driver != "asyncpg":
         return url, {}
     query: dict[str, str | tuple[str, ...]] = dict(url.query)
-    settings: dict[str, str] = {}
-    options = query.pop("options", "")
-    for option in (options if isinstance(options, str) else " ".join(options)).split():
-        name, _, value = option.removeprefix("-c").partition("=")
-        if name and value:
-            settings[name] = value
+    settings = option_settings(query.pop("options", ""))
     application_name = query.pop("application_name", ())
     if isinstance(application_name, str):
         settings["application_name"] = application_name

@@ -38,6 +38,14 @@ def identified(server: URL, application_name: str) -> URL:
     return server.update_query_dict(extra)
 
 
+def with_option(url: URL, option: str) -> URL:
+    """``url`` with one more libpq ``options`` item (``-csearch_path=...``) after those it
+    has."""
+    given = url.query.get("options") or ()
+    options = " ".join([*([given] if isinstance(given, str) else given), option])
+    return url.update_query_dict({"options": options})
+
+
 @dataclass(frozen=True)
 class Template:
     """The template database a worker database was cloned from, and how it came to be."""

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from pytest_uow.isolation.base import IsolationMode, Template, identified
+from pytest_uow.isolation.base import IsolationMode, Template, identified, with_option
 from pytest_uow.isolation.extensions import ExtensionBridges, drop_if_last, search_path
 from pytest_uow.leftovers.locks import LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.leftovers.naming import ConnectionNames
@@ -107,11 +107,7 @@ class SchemaIsolation:
 
     def select(self, server: URL, application_name: str) -> URL:
         """The server URL with the worker's ``search_path`` and application name baked in."""
-        given = server.query.get("options") or ()
-        options = " ".join(
-            [*([given] if isinstance(given, str) else given), search_path_option(self.name)]
-        )
-        return identified(server, application_name).update_query_dict({"options": options})
+        return with_option(identified(server, application_name), search_path_option(self.name))
 
     def environment(self, url: URL) -> dict[str, str]:
         """``PGOPTIONS`` with the worker's ``search_path`` after the options already given."""

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import URL, Connection, Engine
 
 from pytest_uow.compat import NullPool, create_engine
-from pytest_uow.isolation.base import Isolation, IsolationMode, identified
+from pytest_uow.isolation.base import Isolation, IsolationMode, identified, with_option
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.scope import Scope
 from pytest_uow.server.address import ServerAddress
@@ -71,9 +71,7 @@ def open_namespace(
     server = create_engine(identified(server_url, owner.application_name), **pool)
     url = isolation.select(server_url, owner.application_name)
     if option is not None:
-        given = url.query.get("options") or ()
-        options = " ".join([*([given] if isinstance(given, str) else given), option])
-        url = url.update_query_dict({"options": options})
+        url = with_option(url, option)
     return OpenedNamespace(owner, isolation, server, url)
 
 

@@ -70,6 +70,18 @@ class DatabaseAddress:
         return cls(_host(params.get("host")), _port(params.get("port")), str(database))
 
 
+def option_settings(options: str | tuple[str, ...] | None) -> dict[str, str]:
+    """The settings of libpq ``options`` (``-csearch_path=s -c lock_timeout=10000``, a string
+    or a URL query's tuple of them), for a driver that takes settings instead (asyncpg)."""
+    items = options if isinstance(options, str) else " ".join(options or ())
+    settings = {}
+    for option in items.split():
+        name, _, value = option.removeprefix("-c").partition("=")
+        if name and value:
+            settings[name] = value
+    return settings
+
+
 def routed_params(
     params: Mapping[str, Any], worker: URL, search_path: str | None, asyncpg: bool
 ) -> dict[str, Any]:
@@ -92,11 +104,9 @@ def routed_params(
     if worker.password is not None:
         routed["password"] = worker.password
     wanted = {} if search_path is None else {"search_path": search_path}
-    given = worker.query.get("options") or ""
-    for option in (given if isinstance(given, str) else " ".join(given)).split():
-        name, _, value = option.removeprefix("-c").partition("=")
-        if name == "lock_timeout" and value:  # uow_lock_timeout, on the worker's URL
-            wanted[name] = value
+    lock_timeout = option_settings(worker.query.get("options")).get("lock_timeout")
+    if lock_timeout is not None:  # uow_lock_timeout, on the worker's URL
+        wanted["lock_timeout"] = lock_timeout
     if not wanted:
         return routed
     if asyncpg:

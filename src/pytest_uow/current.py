@@ -31,6 +31,11 @@ class CurrentTest:
         # one (an application engine connects during it, or a uow fixture is taken at run time).
         self.isolate_on_demand: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
+        # What the tests of this process reached, for the end of the run: how many began,
+        # whether any reached the worker namespace, and the other databases they connected to.
+        self.started = 0
+        self.reached_namespace = False
+        self.elsewhere: set[str] = set()
 
     @property
     def aio(self) -> AsyncSide | None:
@@ -39,6 +44,7 @@ class CurrentTest:
 
     def start(self, nodeid: str) -> None:
         self.nodeid = nodeid
+        self.started += 1
         self.binding = None
         self.isolate_on_demand = None
         for listener in self._listeners:
@@ -54,6 +60,17 @@ class CurrentTest:
         isolate, self.isolate_on_demand = self.isolate_on_demand, None
         if isolate is not None:
             isolate()
+
+    def note_reached(self) -> None:
+        """Something of the running test reached the worker namespace: a routed connection, a
+        fixture of the plugin, a session of a re-bound factory, a write found after it."""
+        if self.nodeid is not None:
+            self.reached_namespace = True
+
+    def note_elsewhere(self, where: str) -> None:
+        """A connection of the running test went to another database (``where`` names it)."""
+        if self.nodeid is not None:
+            self.elsewhere.add(where)
 
     def clear(self) -> None:
         self.nodeid = None

@@ -10,10 +10,23 @@ not create schemas, the server is out of disk space.
 from __future__ import annotations
 
 import re
+import select
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
 from pytest_uow.errors import UowError
+
+
+def has_input(dbapi_connection: Any) -> bool:
+    """Whether the server sent an idle connection something it has not read: on one that
+    listens for nothing, only the end of the connection (the server hung up); on one that
+    listens, notifications too. A poll of its socket: about 1 µs."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    readable, _, _ = select.select([fileno()], [], [], 0)
+    return bool(readable)
 
 
 def one_line(error: BaseException) -> str:
@@ -38,6 +51,18 @@ def sqlstate(error: BaseException) -> str | None:
     orig = getattr(error, "orig", None)
     code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
     return str(code) if code else None
+
+
+def server_code(error: BaseException) -> str | None:
+    """The SQLSTATE of a server error, wrapped by SQLAlchemy or raised by the driver itself (a
+    libpq connection of the test's own), found anywhere in its chain of causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        code = sqlstate(seen) or getattr(seen, "pgcode", None) or getattr(seen, "sqlstate", None)
+        if isinstance(code, str) and code:
+            return code
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def is_connection_failure(error: BaseException) -> bool:

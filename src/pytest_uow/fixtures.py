@@ -47,7 +47,9 @@ def _state(config: pytest.Config) -> RunState:
 def _namespace(config: pytest.Config) -> WorkerNamespace:
     from pytest_uow.reset import open_database
 
-    return open_database(_state(config))
+    namespace = open_database(_state(config))
+    CURRENT.note_reached()  # the test asked the plugin for its namespace
+    return namespace
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +65,7 @@ def _binding() -> Binding:
         CURRENT.needs_isolation()
         binding = CURRENT.binding
     assert binding is not None, "a function fixture of pytest-uow always isolates its test"
+    CURRENT.note_reached()
     return binding
 
 

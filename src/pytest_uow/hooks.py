@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
+from pytest_uow.current import CURRENT
 from pytest_uow.diagnosis import one_line
 from pytest_uow.errors import DatabaseSetupError, UowWarning
 from pytest_uow.migrations.items import MIGRATION_CHECKS, migration_check_items, once_per_run
 from pytest_uow.namespace.opening import drop_kept, scratch_namespace
 from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.report import settings_lines, summary_lines
-from pytest_uow.reset import begin, end, need_of
+from pytest_uow.reset import begin, end, need_of, settle_escapes
 from pytest_uow.server.address import ConfiguredServer, ServerAddress
 from pytest_uow.server.run import RunServer
 from pytest_uow.sessions.base import reached
@@ -135,13 +136,15 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def explain_failure(
     item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
 ) -> None:
-    """A test that failed on ``uow_lock_timeout`` gets a ``pytest-uow`` section naming who
-    holds the lock, and the test that left it."""
+    """A test that failed on a database error the plugin may have caused gets a
+    ``pytest-uow`` section: on ``uow_lock_timeout``, who holds the lock and the test that
+    left it; on a schema or table that is not there, what the plugin did to the connection."""
     if not report.failed or call.excinfo is None:
         return
     error: BaseException | None = call.excinfo.value
+    namespace = run_state(item.config).namespace
     while error is not None:
-        line = run_state(item.config).namespace.lock_timeout_line(error)
+        line = namespace.failure_section(error)
         if line is not None:
             report.sections.append(("pytest-uow", line))
             return
@@ -159,6 +162,9 @@ def end_test(item: pytest.Item) -> None:
 def finish_session(session: pytest.Session) -> None:
     state = run_state(session.config)
     namespace = state.namespace
+    unsettled = settle_escapes(session.config)  # the last watched test's
+    if unsettled:
+        warnings.warn(UowWarning(unsettled), stacklevel=1)
     opened = namespace.is_open
     template = namespace.template
     problem = namespace.close()
@@ -167,6 +173,9 @@ def finish_session(session: pytest.Session) -> None:
     results = {
         "database_used": opened,
         "reached": sorted(reached()),
+        "tests_started": CURRENT.started,
+        "namespace_reached": CURRENT.reached_namespace,
+        "elsewhere": sorted(CURRENT.elsewhere),
         "reaped": namespace.reaped,
         "dropped_kept": namespace.dropped_kept,
         "kept": [namespace.name] if opened and state.settings.keep.value else [],

@@ -94,6 +94,31 @@ def unreached_lines(settings: Settings, reached: set[str]) -> list[str]:
     ]
 
 
+def idle_lines(results: RunResults) -> list[str]:
+    """A warning when tests ran while the worker namespaces were open but none of them reached
+    one: the suite isolates itself, or not at all, and pytest-uow only looked on."""
+    if not results.database_used or not results.tests_started or results.namespace_reached:
+        return []
+    if results.elsewhere:
+        places = sorted(results.elsewhere)
+        more = f" and {len(places) - 3} more" if len(places) > 3 else ""
+        went = f"their connections went to {', '.join(places[:3])}{more} instead"
+        remedy = (
+            "if the suite's own fixtures isolate it there (a database per worker, a dependency "
+            "override), delete them to let pytest-uow do it"
+        )
+    else:
+        went = "none of them connected to a database through SQLAlchemy"
+        remedy = (
+            "tests reach it through the application's engines on uow_database_url, the "
+            "factories uow_sessionmakers names, or the uow fixtures"
+        )
+    return [
+        f"uow: WARNING: {_count(results.tests_started, 'test')} ran, and none reached a "
+        f"worker namespace: {went}; {remedy}"
+    ]
+
+
 def summary_lines(settings: Settings, results: RunResults, server: ServerState | None) -> list[str]:
     """The end of the run: the server, what was reaped, reset timings, what was kept. A run
     that used the plugin without configuring it had no header: its settings come first here."""
@@ -133,6 +158,7 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
     lines += reset_lines(results.reset_seconds)
     if results.reset_seconds:  # tests ran in a worker namespace
         lines += unreached_lines(settings, results.reached)
+    lines += idle_lines(results)
     if results.kept:
         where = "on the throwaway server, which is removed now" if server else "kept"
         lines.append(f"uow: {noun}s {', '.join(sorted(results.kept))} {where}")

@@ -25,6 +25,7 @@ from pytest_uow.aio.test_side import AsyncTestSide
 from pytest_uow.binding import Binding
 from pytest_uow.current import CURRENT
 from pytest_uow.errors import DatabaseSetupError, UowError, UowWarning
+from pytest_uow.leftovers.escapes import Write, tables_written, writers
 from pytest_uow.leftovers.leaks import leak_report
 from pytest_uow.leftovers.locks import describe_backends, is_lock_timeout
 from pytest_uow.migrations.items import MigrationCheck
@@ -111,8 +112,12 @@ def _strategy_name(item: pytest.Item, marker: pytest.Mark | None, state: RunStat
 def begin(item: pytest.Item, state: RunState) -> None:
     """Before the test and all its fixtures: it is the running test (``CURRENT``: connections
     opened from here on carry its name), with its isolation if it needs one, or at least the
-    worker's namespace open, and a watch on it."""
+    worker's namespace open, and a watch on it. What the test before it let escape is
+    settled first."""
     CURRENT.start(item.nodeid)
+    unsettled = settle_escapes(item.config)
+    if unsettled is not None:
+        _fail(unsettled)
     marker = item.get_closest_marker(MARKER)
     need = need_of(item, state, marker)
     if need is Need.ISOLATION:
@@ -153,17 +158,17 @@ def end(item: pytest.Item, state: RunState) -> None:
     watch = item.stash.get(_WATCH, None)
     if watch is not None:
         del item.stash[_WATCH]
-        watch.finish()
+        watch.finish(item.config)
 
 
 class UnaskedTest:
     """A test with no isolation of its own, in a run whose worker namespace is open.
 
     It may still write there: ``PGOPTIONS`` routes every libpq connection it opens on its own
-    (an engine built per call, say) into the namespace, and ``uow_engine`` commits for real.
-    So after it, the namespace is probed with the ``truncate`` strategy's dirty-tables query
-    (one prepared statement) and returned to its baseline, and the test is named: in a
-    warning, or as its failure under ``--uow-check-leaks``, whose detector covers it too.
+    into the namespace, and ``uow_engine`` commits for real. So it is watched
+    (``EscapeWatch``): what it committed is found, the namespace returned to its baseline
+    before the next test, and the test named, in a warning, or as its failure under
+    ``--uow-check-leaks``, whose detector covers it too.
     """
 
     __test__ = False
@@ -172,38 +177,23 @@ class UnaskedTest:
         self._namespace = state.namespace
         self._test = test
         self._check_leaks = state.settings.check_leaks
+        self._escapes = EscapeWatch(state, test, None)
 
     def start(self) -> None:
-        if self._check_leaks.value:
-            try:
-                self._namespace.baseline.leak_detector.start()
-            except SQLAlchemyError as error:
-                message = self._namespace.explain(error, f"could not watch {self._test}")
-                _fail(message)
-
-    def finish(self) -> None:
-        namespace = self._namespace
-        baseline = namespace.baseline
-        message = None
         try:
+            self._escapes.start()
             if self._check_leaks.value:
-                message = _leak_line(namespace, self._test, self._check_leaks, None)
-            changed = baseline.restore()
+                self._namespace.baseline.leak_detector.start()
         except (SQLAlchemyError, UowError) as error:
-            baseline.may_hold_rows()
-            if isinstance(error, UowError):
-                message = f"pytest-uow could not check {self._test} for rows: {error}"
-            else:
-                message = namespace.explain(error, f"could not check {self._test} for rows")
-        else:
-            if changed and message is None:
-                warnings.warn(
-                    UowWarning(
-                        f"pytest-uow: {self._test} {UNISOLATED} and left rows in "
-                        f"{namespace.label}, now removed: {', '.join(changed)}; {GIVE_ISOLATION}"
-                    ),
-                    stacklevel=1,
-                )
+            _fail(_failed(self._namespace, error, f"could not watch {self._test}"))
+
+    def finish(self, config: pytest.Config) -> None:
+        message = None
+        if self._check_leaks.value:
+            message = _leak_line(self._namespace, self._test, self._check_leaks, None)
+        escaped = self._escapes.end(config)
+        if message is None:
+            message = escaped
         if message is not None:
             _fail(message)
 
@@ -212,6 +202,121 @@ UNISOLATED = "has no isolation of its own (no function-scoped uow fixture, no uo
 GIVE_ISOLATION = (
     "give it one: a uow fixture (uow_session, uow_connection), uow_sessionmakers for the "
     "application's factories, or @pytest.mark.uow(strategy='truncate') for its own connections"
+)
+
+
+class EscapeWatch:
+    """What other connections commit to the namespace while one test runs, which its reset
+    does not undo (``leftovers/escapes.py``): under ``rollback`` every connection but the
+    test's own, with no isolation every connection.
+
+    At the test's end the listener is asked, without waiting; the answer is read when the
+    next test begins (or the run ends), before anything of that test runs: then, if anything
+    was committed, the namespace is returned to its baseline and this test named in a
+    warning. Under ``--uow-check-leaks`` the answer is waited for at once (one round trip per
+    test), so that rows left fail this test itself. Where nothing can be heard (the listener
+    failed), the tables are probed instead.
+    """
+
+    __test__ = False
+
+    def __init__(self, state: RunState, test: str, strategy: str | None) -> None:
+        """``strategy`` is the test's, None for a test with no isolation of its own."""
+        self._namespace = state.namespace
+        self._test = test
+        self._strategy = strategy
+        self._check_leaks = state.settings.check_leaks
+        self._watching = False
+
+    def start(self) -> None:
+        self._watching = self._namespace.baseline.watch_escapes()
+
+    def end(self, config: pytest.Config) -> str | None:
+        """The test's isolation is over: ask, and settle now or when the next test begins;
+        the line the test fails with, if any. A namespace without tables has nothing to
+        watch."""
+        if not self._watching:
+            return None
+        self._namespace.baseline.end_watch()
+        if not self._check_leaks.value:
+            config.stash[_PENDING] = self
+            return None
+        return self.settle()
+
+    def settle(self) -> str | None:
+        """Return the namespace to its baseline if anything escaped, and name the test; the
+        line it fails with under ``--uow-check-leaks`` when rows were left (else a warning)."""
+        namespace = self._namespace
+        baseline = namespace.baseline
+        try:
+            writes = baseline.escaped_writes()
+            if writes == []:
+                return None
+            changed = baseline.restore()
+        except (SQLAlchemyError, UowError) as error:
+            baseline.may_hold_rows()
+            return _failed(namespace, error, f"could not check {self._test} for rows")
+        if writes or changed:
+            CURRENT.note_reached()
+        line = self._line(writes or [], changed)
+        if line is None:
+            return None
+        if self._check_leaks.value and changed:  # a leak is rows left
+            return f"{line} (uow_check_leaks, {self._check_leaks.source})"
+        warnings.warn(UowWarning(line), stacklevel=1)
+        return None
+
+    def _line(self, writes: list[Write], changed: list[str]) -> str | None:
+        if not writes and not changed:
+            return None
+        names = self._namespace.names
+        label = self._namespace.label
+        if self._strategy is None:
+            if not changed:
+                return None
+            by = f" (committed by {writers(writes, names)})" if writes else ""
+            return (
+                f"pytest-uow: {self._test} {UNISOLATED} and left rows in {label}, now removed: "
+                f"{', '.join(changed)}{by}; {GIVE_ISOLATION}"
+            )
+        written = (
+            f"{tables_written(writes)}, committed by {writers(writes, names)}"
+            if writes
+            else ", ".join(changed)
+        )
+        left = (
+            f"returned to the baseline: {', '.join(changed)}" if changed else "none of it was left"
+        )
+        return (
+            f"pytest-uow: {self._test} wrote to {label} outside its {self._strategy} "
+            f"transaction ({written}); {left}; {JOIN_THE_TEST}"
+        )
+
+
+_PENDING = pytest.StashKey[EscapeWatch]()
+
+
+def settle_escapes(config: pytest.Config) -> str | None:
+    """The escapes of the last watched test, heard now: before the next test, or at the end
+    of the run. The line to fail with if they could not be checked."""
+    pending = config.stash.get(_PENDING, None)
+    if pending is None:
+        return None
+    del config.stash[_PENDING]
+    return pending.settle()
+
+
+def _failed(namespace: WorkerNamespace, error: Exception, failed: str) -> str:
+    if isinstance(error, UowError):
+        return f"pytest-uow {failed}: {error}"
+    assert isinstance(error, SQLAlchemyError)
+    return namespace.explain(error, failed)
+
+
+JOIN_THE_TEST = (
+    "let that connection join the test (an engine on uow_database_url, the uow fixtures, "
+    "uow_sessionmakers), or give the test @pytest.mark.uow(strategy='truncate'), whose reset "
+    "undoes what every connection commits"
 )
 
 
@@ -244,6 +349,7 @@ class TestLife:
 
     def __init__(self, state: RunState, item: pytest.Item, marker: pytest.Mark | None) -> None:
         self._state = state
+        self._config = item.config
         self._test = item.nodeid
         self._strategy = STRATEGIES[_strategy_name(item, marker, state)]
         self._check_leaks = state.settings.check_leaks
@@ -261,11 +367,15 @@ class TestLife:
         self._joined = False
         self._aio: AsyncTestSide | None = None
         self._binding: Binding | None = None
+        self._escapes: EscapeWatch | None = None
 
     def start(self) -> None:
         """The test's isolation, and the application's factories re-bound to it; the running
         test's binding from now on."""
         try:
+            if not self._strategy.undoes_every_connection:
+                self._escapes = EscapeWatch(self._state, self._test, self._strategy.name)
+                self._escapes.start()
             if self._check_leaks.value:
                 self._baseline.leak_detector.start()
             self._isolation = self._strategy.isolate(self._baseline)
@@ -304,22 +414,28 @@ class TestLife:
                     self._baseline.may_hold_rows()
 
     def finish(self) -> None:
-        """Reset, then check for leaks; fail the test in one line if either went wrong."""
+        """Reset, then check for escapes and leaks; fail the test in one line if anything went
+        wrong."""
         started = time.perf_counter()
+        on_loop_shutdown = 0.0  # what an async test's loop released as it shut down
         message = None
         try:
             if self._rebinding is not None:
                 self._rebinding.__exit__(None, None, None)
             self._leave()
             if self._aio is not None:
-                self._aio.end()
+                on_loop_shutdown = self._aio.end()
             assert self._isolation is not None
             self._isolation.__exit__(None, None, None)
         except (SQLAlchemyError, UowError) as error:
             self._baseline.may_hold_rows()
             message = self._reset_failure(error)
         else:
-            self._state.record_reset(self._strategy.name, time.perf_counter() - started)
+            self._state.record_reset(
+                self._strategy.name, time.perf_counter() - started + on_loop_shutdown
+            )
+            if self._escapes is not None:
+                message = self._escapes.end(self._config)
         self._warn_about_ended_backends()
         if message is None and self._binding is not None and self._binding.refusals:
             message = f"pytest-uow: {self._test}: {self._binding.refusals[0]}"

@@ -33,6 +33,11 @@ class RunResults:
     load_seconds: list[float] = field(default_factory=list)
     # The objects named in uow_sessionmakers that a test of some process reached.
     reached: set[str] = field(default_factory=set)
+    # How many tests began, whether any reached a worker namespace, and the other databases
+    # tests connected to (``CURRENT``).
+    tests_started: int = 0
+    namespace_reached: bool = False
+    elsewhere: set[str] = field(default_factory=set)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
@@ -40,6 +45,9 @@ class RunResults:
         self.dropped_kept.extend(results.get("dropped_kept", []))
         self.database_used |= bool(results.get("database_used"))
         self.reached.update(results.get("reached", []))
+        self.tests_started += int(results.get("tests_started", 0))
+        self.namespace_reached |= bool(results.get("namespace_reached"))
+        self.elsewhere.update(results.get("elsewhere", []))
         if results.get("load_seconds") is not None:
             self.load_seconds.append(results["load_seconds"])
         if results.get("ready_seconds") is not None:

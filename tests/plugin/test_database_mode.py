@@ -403,10 +403,11 @@ def test_leaks_are_found_in_the_worker_database_and_in_the_servers(
     found += "command line --uow-check-leaks): "
     result.stdout.fnmatch_lines(
         [
-            found.format("test_1_commits_through_a_connection_of_its_own")
-            + "rows left in worker database *_main after the rollback reset: public.customers "
-            "(1 row) (committed through a connection the strategy does not undo; they were "
-            "removed)",
+            "*pytest-uow: test_leaky.py::test_1_commits_through_a_connection_of_its_own wrote "
+            "to worker database *_main outside its rollback transaction (public.customers, "
+            "committed by a connection of test_leaky.py::test_1_* (pid *)); returned to the "
+            "baseline: public.customers; let that connection join the test * (uow_check_leaks, "
+            "command line --uow-check-leaks)",
             found.format("test_2_writes_to_the_servers_database_through_a_libpq_connection")
             + "rows written outside the worker namespaces while it ran: "
             f"{own_database.url.database}.public.audit (1 row) (through an engine or connection "

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from tests.conftest import databases_named, project_ini, schemas_named
 
 WARNED = (
-    "*pytest-uow: test_unasked.py::{} has no isolation of its own (no function-scoped uow "
-    "fixture, no uow marker) and left rows in worker {} {}, now removed: {}; give it one: a uow "
+    "*pytest-uow: test_unasked.py::{0} has no isolation of its own (no function-scoped uow "
+    "fixture, no uow marker) and left rows in worker {1} {2}, now removed: {3} (committed by a "
+    "connection of test_unasked.py::{0} (pid *)); give it one: a uow "
     "fixture (uow_session, uow_connection), uow_sessionmakers for the application's factories, "
     "or @pytest.mark.uow(strategy='truncate') for its own connections"
 )

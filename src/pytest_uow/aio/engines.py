@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from pytest_uow.errors import UowError
 from pytest_uow.routing.target import option_settings
@@ -63,10 +65,38 @@ class OnLoop:
         self.engine = engine
         self.connection: AsyncConnection | None = None
         self.connecting: asyncio.Task[Any] | None = None  # the task opening ``connection``
-        self.engines_by_isolation: dict[str, AsyncEngine] = {}
+        self.engines_by_isolation: dict[str, AsyncEngine] = {}  # sharing the engine's pool
+        # The pool entries a session holds now, whoever's session it is.
+        self._out: dict[int, Any] = {}
+        event.listen(engine.sync_engine, "checkout", self._checked_out)
+        event.listen(engine.sync_engine, "checkin", self._checked_in)
+        # How long the last release took, when the loop's shutdown ran it (not the test's end).
+        self.released_seconds = 0.0
         self._stop = asyncio.Event()
         # Strongly held: the loop keeps only a weak reference to its tasks.
         self.guard = loop.create_task(self._guard())
+
+    def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self._out[id(record)] = record
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        self._out.pop(id(record), None)
+
+    async def _end_transactions(self) -> None:
+        """A connection of the loop's engine that a session still holds in a transaction (the
+        test failed, erred or timed out before the session was closed) is rolled back, so that
+        it holds no lock past the test: the next test inserting the same unique row would wait
+        on it. The session keeps its connection: its next statement begins a new transaction.
+        A connection that cannot be rolled back is ended."""
+        for record in list(self._out.values()):
+            dbapi_connection = record.dbapi_connection
+            if dbapi_connection is None or not _in_a_transaction(dbapi_connection):
+                continue
+            try:
+                await greenlet_spawn(dbapi_connection.rollback)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    record.invalidate()
 
     async def _guard(self) -> None:
         try:
@@ -87,11 +117,14 @@ class OnLoop:
             except SQLAlchemyError:
                 await connection.invalidate()
                 self.connection = None
+        await self._end_transactions()
 
     async def release(self) -> None:
         """Close the kept connection, whatever its state, and every connection of the engines'
         pools (the loop's end; or a worker database about to be replaced: the next use
         connects to the new one)."""
+        started = time.perf_counter()
+        await self._end_transactions()
         connection, self.connection = self.connection, None
         if connection is not None:
             try:
@@ -106,9 +139,21 @@ class OnLoop:
                         sync_connection.invalidate()
         for engine in [self.engine, *self.engines_by_isolation.values()]:
             await engine.dispose()
+        self.released_seconds = time.perf_counter() - started
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _in_a_transaction(dbapi_connection: Any) -> bool:
+    """Whether an async driver's connection is in a transaction on the server (asyncpg says
+    so; psycopg gives libpq's status: 2 in a transaction, 3 in a failed one)."""
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    is_in_transaction = getattr(driver_connection, "is_in_transaction", None)
+    if is_in_transaction is not None:
+        return bool(is_in_transaction())
+    status = getattr(getattr(driver_connection, "info", None), "transaction_status", 0)
+    return int(status) in (2, 3)
 
 
 class AsyncWorker:

@@ -96,12 +96,17 @@ class AsyncTestSide:
         """A session the plugin handed out: closed after the test, on its loop."""
         self._sessions.add(session)
 
-    def end(self) -> None:
+    def end(self) -> float:
         """After the test: its transaction rolled back on its loop, if the loop is still there
-        (if it closed, its guard did that already)."""
+        (if it closed, its guard did that already, as the loop shut down). Returns how long
+        the guard took then, which is part of the test's reset."""
         states, self._states = self._states, {}
+        on_shut_down_loops = 0.0
         for driver, state in states.items():
+            if state.loop.is_closed():
+                on_shut_down_loops += state.released_seconds
             self._end(state, list(self._sessions) if driver == self._worker.driver else [])
+        return on_shut_down_loops
 
     @staticmethod
     def _end(state: OnLoop, sessions: list[AsyncSession]) -> None:

@@ -6,10 +6,14 @@ that connects with that name, the worker's own and those the application builds 
 ``uow_database_url`` (sync, or async through ``async_engine_args``), connects with the test
 added to it, clipped to what PostgreSQL keeps: one class-level ``do_connect`` event rewrites the
 connect arguments, at no cost to the connection. libpq clients that read ``PGAPPNAME`` (the
-application's own engines, its child processes) get the same name from the environment. A
-pooled connection of the worker engine checked out while a test runs is noted against that test
-until it is checked in again: a connection left idle in a transaction is one the test never
-gave back, whoever opened it. The note costs a dictionary write per checkout.
+application's own engines, its child processes) get the same name from the environment.
+
+A name is fixed when a connection opens, but a pool hands it to test after test. So a pooled
+connection of the worker engine checked out while a test runs is noted against that test until
+it is checked in again (a connection left idle in a transaction is one the test never gave
+back, whoever opened it), and every pool's checkout during a test notes the test as the last
+to take that connection. A connection is blamed on its holder, else on the last test that took
+it, and only then on its name. The note costs a dictionary write per checkout.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import Pool
 
 from pytest_uow.current import CURRENT
 
@@ -42,6 +47,18 @@ def application_name(base: str, test: str | None) -> str:
     return f"{base} {label}"
 
 
+def backend_pid(dbapi_connection: Any) -> int | None:
+    """The backend's pid, as the driver knows it without asking the server (psycopg2 and
+    psycopg in ``info``; asyncpg, behind SQLAlchemy's adapter, from its connection)."""
+    pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+    if pid is None:
+        driver_connection = getattr(dbapi_connection, "driver_connection", None)
+        get_server_pid = getattr(driver_connection, "get_server_pid", None)
+        if get_server_pid is not None:
+            pid = get_server_pid()
+    return pid if isinstance(pid, int) else None
+
+
 def is_ours(name: str, base: str) -> bool:
     """Whether a backend's application name is this worker's (with a test in it or not)."""
     return name == base or name.startswith(f"{base} ")
@@ -61,6 +78,8 @@ class ConnectionNames:
     def __init__(self, base: str) -> None:
         self.base = base
         self._held_by: dict[int, str] = {}  # backend pid -> the test that checked it out
+        self._last_taken_by: dict[int, str] = {}  # backend pid -> the last test that took it
+        self.checkouts = 0  # of every pool of the process, since the namespace opened
         # Names given where the node id did not fit -> the whole node id.
         self._clipped: dict[str, str] = {}
         self._named: tuple[str | None, str] = (None, base)  # the last test, and its name
@@ -90,10 +109,12 @@ class ConnectionNames:
         """Name the new connections of every engine that connects with the worker's name."""
         if not event.contains(Engine, "do_connect", self._connecting):
             event.listen(Engine, "do_connect", self._connecting)
+            event.listen(Pool, "checkout", self._taken)
 
     def stop_watching_every_engine(self) -> None:
         if event.contains(Engine, "do_connect", self._connecting):
             event.remove(Engine, "do_connect", self._connecting)
+            event.remove(Pool, "checkout", self._taken)
 
     def forget(self, connection: Connection) -> None:
         """``connection`` is the plugin's own from now on, whichever test checked it out."""
@@ -102,8 +123,14 @@ class ConnectionNames:
             self._held_by.pop(pid, None)
 
     def test_of(self, pid: int, name: str) -> str | None:
-        """The test that held backend ``pid`` last, else the one its name carries."""
-        return self._held_by.get(pid) or self._clipped.get(name) or named_test(name, self.base)
+        """The test that holds backend ``pid``, else the last test that took it from a pool,
+        else the one its name carries."""
+        return (
+            self._held_by.get(pid)
+            or self._last_taken_by.get(pid)
+            or self._clipped.get(name)
+            or named_test(name, self.base)
+        )
 
     def _connecting(self, dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
         """libpq drivers take the name as a connect argument, asyncpg among its server
@@ -117,12 +144,19 @@ class ConnectionNames:
             cparams["server_settings"] = {**settings, "application_name": self.current}
 
     def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        # psycopg2 and psycopg know their backend's pid without asking the server.
-        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        pid = backend_pid(dbapi_connection)
         record.info[_PID] = pid
         test = CURRENT.nodeid
         if pid is not None and test is not None:
             self._held_by[pid] = test
+
+    def _taken(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self.checkouts += 1
+        test = CURRENT.nodeid
+        if test is not None:
+            pid = backend_pid(dbapi_connection)
+            if pid is not None:
+                self._last_taken_by[pid] = test
 
     def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
         pid = record.info.get(_PID)

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pytest_uow.diagnosis import sqlstate
+from pytest_uow.diagnosis import has_input, sqlstate
 from pytest_uow.isolation.base import Isolation
+from pytest_uow.leftovers.escapes import MARK_UNWATCHED, Listener, Write
 from pytest_uow.leftovers.leaks import LeakDetector
 from pytest_uow.leftovers.locks import Backend
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.namespace.cleaning import TableCleaner
-from pytest_uow.namespace.engines import WorkerEngines, server_hung_up
+from pytest_uow.namespace.engines import WorkerEngines
 from pytest_uow.sources.base import SchemaSource
 
 # A table, schema or column of the build is gone (undefined_table, invalid_schema_name,
@@ -54,6 +55,11 @@ class Baseline:
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
         self._kept: Connection | None = None
+        # Escapes (``escapes.py``): whether the tables notify, who listens on the kept
+        # connection, and whether everything committed before now was taken from it.
+        self._watch_installed: bool | None = None  # None: not yet (False: no tables to watch)
+        self._listener: Listener | None = None
+        self._listener_current = False
         self._ended: list[Backend] = []  # terminated by a reset, until the test life asks
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
@@ -62,9 +68,11 @@ class Baseline:
         self._has_rows = False
 
     def take(self) -> None:
-        """The namespace was just built: note what it holds."""
+        """The namespace was just built: note what it holds, and have its tables report other
+        connections' commits while nobody else holds locks on them."""
         self._table_cleaner.take_baseline()
         self._has_rows = self._table_cleaner.baseline_has_rows
+        self._watch_installed = self._table_cleaner.install_watch(self._names.base)
 
     @property
     def _table_cleaner(self) -> TableCleaner:
@@ -110,16 +118,65 @@ class Baseline:
             kept.closed
             or kept.invalidated
             or kept.get_execution_options() != self.engine.get_execution_options()
-            or server_hung_up(kept.connection.dbapi_connection)
+            or has_input(kept.connection.dbapi_connection)  # idle: only if the server hung up
         ):
             self._discard_kept()
             kept = None
         if kept is None:
             kept = self._kept = self.engine.connect()
             self._names.forget(kept)  # the plugin's, from test to test
+            kept.exec_driver_sql(MARK_UNWATCHED)  # what it writes is the test's own
+            kept.commit()
         else:
             self._end_kept_transaction()
         return kept
+
+    def watch_escapes(self) -> bool:
+        """Before a test whose writes through other connections nothing would undo (under
+        ``rollback``, or with no isolation): from now on, other connections' commits are
+        heard. False where the namespace has no tables to watch. A listener that has not
+        heard everything up to now (real commits ran since) is fenced first: one round trip.
+        """
+        if self._watch_installed is None:
+            self._watch_installed = self._table_cleaner.install_watch(self._names.base)
+        if not self._watch_installed:
+            return False
+        if self._listener is None:
+            dsn = self.engine.url.set(drivername="postgresql")
+            self._listener = Listener(dsn.render_as_string(hide_password=False), self._names.base)
+        elif not self._listener_current:
+            try:
+                self._listener.fence()
+            except SQLAlchemyError:
+                self._close_listener()
+                raise
+        self._listener_current = True
+        return True
+
+    def end_watch(self) -> None:
+        """The watched test is over: the question whose answer tells what it let escape is
+        sent, and not waited for."""
+        if self._listener is not None:
+            try:
+                self._listener.ask()
+            except SQLAlchemyError:
+                self._close_listener()
+
+    def escaped_writes(self) -> list[Write] | None:
+        """What other connections committed since the watch began, up to ``end_watch``; None
+        where nobody knows (the listener failed: then the tables are probed)."""
+        if self._listener is None:
+            return None
+        try:
+            return self._listener.answer()
+        except SQLAlchemyError:
+            self._close_listener()
+            return None
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def engine_like(self, original_bind: object) -> Engine:
         return self._engines.like(original_bind)
@@ -132,6 +189,8 @@ class Baseline:
         self._at_baseline = False
 
     def ensure_baseline(self) -> None:
+        # Real commits follow: their notifications are no test's escape.
+        self._listener_current = False
         if not self._at_baseline:
             self.empty()
 
@@ -147,6 +206,7 @@ class Baseline:
         self._before_reset()
         self._end_kept_transaction()
         self._at_baseline = False
+        self._listener_current = False
         cleaner = self._table_cleaner
         if cleaner.baseline_lost:
             self.rebuild()
@@ -172,6 +232,8 @@ class Baseline:
         of them cost ``recreate`` 5 ms a test at 10 tables)."""
         self._before_reset()
         self._at_baseline = False
+        self._listener_current = False
+        self._watch_installed = None  # the tables are new
         if self._isolation.rebuild_replaces_database:
             self.close()
             self.engine.dispose()
@@ -205,6 +267,7 @@ class Baseline:
         """The kept test connection, the cleaner's and the leak detector's (which reconnect
         when next needed)."""
         self._discard_kept()
+        self._close_listener()
         if self._cleaner is not None:
             self._cleaner.close()
             self._cleaner = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from pytest_uow.leftovers.escapes import MARK_UNWATCHED, watch_sql
 from pytest_uow.leftovers.locks import FIRST_LOCK_TIMEOUT, Backend, run_ending_our_lock_holders
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.scope import Scope
@@ -31,6 +32,7 @@ class Table:
     qualified_name: str
     references: frozenset[int]  # oids of the tables this one has foreign keys to
     columns: str = ""  # the columns an INSERT may write (generated ones left out), quoted
+    schema: str = ""  # its schema, quoted
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,11 @@ class TableCleaner:
     def _connect(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-            # Our own connection: a leftover lock of a test is looked up, never waited for.
-            self._connection.exec_driver_sql(f"SET lock_timeout = '{FIRST_LOCK_TIMEOUT}'")
+            # Our own connection: a leftover lock of a test is looked up, never waited for, and
+            # what we write is no test's escape.
+            self._connection.exec_driver_sql(
+                f"SET lock_timeout = '{FIRST_LOCK_TIMEOUT}'; {MARK_UNWATCHED}"
+            )
             self._connection.commit()
         return self._connection
 
@@ -128,6 +133,7 @@ class TableCleaner:
                 f"{preparer.quote_schema(schema)}.{preparer.quote(name)}",
                 frozenset(map(int, references)),
                 columns or "",
+                preparer.quote_schema(schema),
             )
             for oid, schema, name, references, columns in connection.execute(
                 text(_TABLES_QUERY.format(scope=scope)), params
@@ -208,6 +214,31 @@ class TableCleaner:
     def baseline_rows(self) -> dict[str, BaselineRows]:
         """The baseline rows by table (its quoted, schema-qualified name)."""
         return self._baseline.by_name(self._tables or {})
+
+    def install_watch(self, channel: str) -> bool:
+        """Every table of the namespace notifies ``channel`` of other connections' commits
+        (``escapes.py``); False where it has no tables, so nothing to watch."""
+        installed = False
+
+        def install(connection: Connection) -> None:
+            nonlocal installed
+            if self._tables is None:
+                self._tables = self._load_tables(connection)
+                self._prepare(connection, self._tables)
+            tables = list(self._tables.values())
+            if tables:
+                schema = self._scope.schema
+                function_schema = (
+                    self._engine.dialect.identifier_preparer.quote_schema(schema)
+                    if schema is not None
+                    else tables[0].schema
+                )
+                names = [table.qualified_name for table in tables]
+                connection.exec_driver_sql(watch_sql(names, function_schema, channel))
+                installed = True
+
+        self.run_locked(install)
+        return installed
 
     def forget_tables(self) -> None:
         """The tables changed: read them again before the next cleaning."""

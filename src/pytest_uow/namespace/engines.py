@@ -5,7 +5,6 @@ engine asks for (REPEATABLE READ in Cosmic Python), made once each."""
 from __future__ import annotations
 
 import contextlib
-import select
 from typing import Any
 
 from sqlalchemy import event, text
@@ -13,6 +12,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from pytest_uow.compat import create_engine, requested_isolation_level
+from pytest_uow.diagnosis import has_input
 from pytest_uow.leftovers.naming import ConnectionNames
 
 
@@ -20,15 +20,6 @@ def isolation_level_of(original_bind: object) -> str | None:
     """The isolation level an application's own engine (sync or async) asked for."""
     bind = getattr(original_bind, "sync_engine", original_bind)
     return requested_isolation_level(bind) if isinstance(bind, Engine) else None
-
-
-def server_hung_up(dbapi_connection: Any) -> bool:
-    """Whether the server closed this idle connection: it has something to read only then."""
-    fileno = getattr(dbapi_connection, "fileno", None)
-    if fileno is None:
-        return False
-    readable, _, _ = select.select([fileno()], [], [], 0)
-    return bool(readable)
 
 
 def _discard_connections_the_server_closed(engine: Engine) -> None:
@@ -42,7 +33,7 @@ def _discard_connections_the_server_closed(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def check(dbapi_connection: Any, record: object, proxy: object) -> None:
-        if server_hung_up(dbapi_connection):
+        if has_input(dbapi_connection):  # an idle connection: only the end of it
             raise DisconnectionError("the server closed this pooled connection")
 
 

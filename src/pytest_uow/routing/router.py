@@ -221,8 +221,11 @@ class EngineRouter:
         if self._lend_to_every_engine and not is_the_plugins(cparams):
             self.adopt(dialect)
         if not self._is_configured(dialect, cparams):
+            if not is_the_plugins(cparams):
+                CURRENT.note_elsewhere(DatabaseAddress.of_params(cparams).describe())
             self._as_made(dialect, cparams)
             return None
+        CURRENT.note_reached()
         if self._joined is None:
             CURRENT.needs_isolation()
         # An engine in autocommit does what no transaction can hold (CREATE DATABASE, VACUUM):
@@ -337,6 +340,7 @@ class EngineRouter:
         route = record.info.get(_ROUTE)
         if route is None:
             return
+        CURRENT.note_reached()
         if self._joined is None:
             CURRENT.needs_isolation()
         if self._joined is not None and not record.info.get(_AUTOCOMMIT):

@@ -62,6 +62,9 @@ class DatabaseAddress:
         host = url.host or (query_host if isinstance(query_host, str) else "")
         return cls(_host(host), _port(url.port), url.database or url.username or "")
 
+    def describe(self) -> str:
+        return f"database {self.database} on {self.host}:{self.port}"
+
     @classmethod
     def of_params(cls, params: Mapping[str, Any]) -> DatabaseAddress:
         """From what a dialect's ``create_connect_args`` made (libpq's ``dbname`` or asyncpg's

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from pytest_uow.binding import Binding
+from pytest_uow.current import CURRENT
 
 Restore = Callable[[], None]
 
@@ -38,6 +39,7 @@ def _began(session: Session, transaction: object, connection: object) -> None:
     spec = session.info.get(MADE_BY)
     if spec is not None:
         _REACHED.add(spec)
+        CURRENT.note_reached()
 
 
 def watch_sessions() -> None:

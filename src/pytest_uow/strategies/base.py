@@ -46,5 +46,8 @@ class ResetStrategy(Protocol):
     """Isolates one test; its writes are gone when the context exits."""
 
     name: ClassVar[str]
+    # Whether the reset undoes what every connection committed, or only the test's own
+    # connection's writes (then the others' are watched for: ``leftovers/escapes.py``).
+    undoes_every_connection: ClassVar[bool]
 
     def isolate(self, target: ResetTarget) -> AbstractContextManager[Binding]: ...

@@ -32,6 +32,7 @@ class _RealCommitsStrategy(abc.ABC):
     """Real commits during the test; each subclass says how the namespace is reset after."""
 
     name: ClassVar[str]
+    undoes_every_connection: ClassVar[bool] = True
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:

@@ -19,6 +19,7 @@ class RollbackStrategy:
     """
 
     name: ClassVar[str] = "rollback"
+    undoes_every_connection: ClassVar[bool] = False
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:

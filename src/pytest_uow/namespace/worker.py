@@ -11,13 +11,14 @@ waiting for its own error.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.aio.engines import AsyncWorker
-from pytest_uow.diagnosis import is_connection_failure, one_line, remedy
+from pytest_uow.diagnosis import is_connection_failure, one_line, remedy, server_code
 from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.isolation.base import IsolationMode, Template
 from pytest_uow.leftovers.locks import describe_backends, is_lock_timeout, lock_holders
@@ -30,6 +31,9 @@ from pytest_uow.routing import EngineRouter, WorkerRoute
 from pytest_uow.server.address import ServerAddress
 from pytest_uow.sources.base import BuildFailed, SchemaSource
 from pytest_uow.workers import Worker
+
+# undefined_table, undefined_function, undefined_object: what the namespace was not built with.
+_NOT_BUILT = frozenset({"42P01", "42883", "42704"})
 
 
 class WorkerNamespace:
@@ -241,6 +245,39 @@ class WorkerNamespace:
                 )
                 return str(self._error)
         return f"pytest-uow {failed}: {one_line(error)}"
+
+    def failure_section(self, error: BaseException) -> str | None:
+        """For a test that failed on a database error the plugin may have caused: what it did
+        to the connection, and the remedy; None for any other error."""
+        line = self.lock_timeout_line(error)
+        if line is not None or self._opened is None:
+            return line
+        code = server_code(error)
+        isolation = self._opened.isolation
+        if code == "3F000" and self._environment.exported("PGOPTIONS"):
+            return (
+                f"pytest-uow exports PGOPTIONS={os.environ.get('PGOPTIONS', '')!r} to this "
+                "process and its children, so that the libpq connections they open to "
+                f"{self._address.where} reach {self.label}; a libpq connection to another "
+                "database reads it too, and that schema does not exist there. Give that "
+                "connection its own options (psycopg2.connect(..., options=''), or "
+                "?options= in its URL), or connect through SQLAlchemy: pytest-uow leaves "
+                "engines on other databases as made"
+            )
+        if code in _NOT_BUILT:
+            where = (
+                f"search_path {isolation.search_path}"
+                if isolation.search_path
+                else "the worker database"
+            )
+            return (
+                f"pytest-uow points the connections to the configured database at {self.label} "
+                f"({where}), which holds what {self._source.description} builds, and nothing "
+                "of the database's own: build what the test needs there (a model in the "
+                "metadata, a migration, the seed), or qualify what lives elsewhere with its "
+                "schema"
+            )
+        return None
 
     def lock_timeout_line(self, error: BaseException) -> str | None:
         """For a test that failed on ``uow_lock_timeout``: who holds locks on the namespace

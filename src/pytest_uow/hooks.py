@@ -167,6 +167,7 @@ def finish_session(session: pytest.Session) -> None:
         warnings.warn(UowWarning(unsettled), stacklevel=1)
     opened = namespace.is_open
     template = namespace.template
+    drivers = sorted(namespace.drivers_used)  # what closing lets go of
     problem = namespace.close()
     if problem:
         warnings.warn(UowWarning(problem), stacklevel=1)
@@ -176,6 +177,7 @@ def finish_session(session: pytest.Session) -> None:
         "tests_started": CURRENT.started,
         "namespace_reached": CURRENT.reached_namespace,
         "elsewhere": sorted(CURRENT.elsewhere),
+        "drivers": drivers,
         "reaped": namespace.reaped,
         "dropped_kept": namespace.dropped_kept,
         "kept": [namespace.name] if opened and state.settings.keep.value else [],

@@ -156,6 +156,12 @@ def summary_lines(settings: Settings, results: RunResults, server: ServerState |
         )
     lines += [f"uow: {note}" for note in results.notes]
     lines += reset_lines(results.reset_seconds)
+    if results.drivers:
+        lines.append(
+            "uow: the tests' engines and async sessions reached the worker namespaces through "
+            f"{', '.join(sorted(results.drivers))} (the server line names the driver of the "
+            "plugin's own connections)"
+        )
     if results.reset_seconds:  # tests ran in a worker namespace
         lines += unreached_lines(settings, results.reached)
     lines += idle_lines(results)

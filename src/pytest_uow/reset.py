@@ -210,12 +210,14 @@ class EscapeWatch:
     does not undo (``leftovers/escapes.py``): under ``rollback`` every connection but the
     test's own, with no isolation every connection.
 
-    At the test's end the listener is asked, without waiting; the answer is read when the
-    next test begins (or the run ends), before anything of that test runs: then, if anything
-    was committed, the namespace is returned to its baseline and this test named in a
-    warning. Under ``--uow-check-leaks`` the answer is waited for at once (one round trip per
-    test), so that rows left fail this test itself. Where nothing can be heard (the listener
-    failed), the tables are probed instead.
+    A ``rollback`` test that used its connection has its transaction open on the server, and
+    the kept connection listens too: the ``ROLLBACK`` brings every notification of the test,
+    at no cost, and the test is settled at once. Otherwise, at the test's end the listener is
+    asked, without waiting; the answer is read when the next test begins (or the run ends),
+    before anything of that test runs. Either way, if anything was committed, the namespace
+    is returned to its baseline and this test named in a warning. Under
+    ``--uow-check-leaks`` the answer is waited for at once, so that rows left fail this test
+    itself. Where nothing can be heard (the listener failed), the tables are probed instead.
     """
 
     __test__ = False
@@ -227,29 +229,43 @@ class EscapeWatch:
         self._strategy = strategy
         self._check_leaks = state.settings.check_leaks
         self._watching = False
+        self._rollback_brings_them = False
 
     def start(self) -> None:
         self._watching = self._namespace.baseline.watch_escapes()
 
+    def before_reset(self) -> None:
+        """A ``rollback`` test whose transaction is open on the kept connection, which listens
+        too: its ``ROLLBACK`` brings what was committed meanwhile, and nothing is asked."""
+        if self._watching:
+            self._rollback_brings_them = self._namespace.baseline.kept_brings_escapes()
+
     def end(self, config: pytest.Config) -> str | None:
-        """The test's isolation is over: ask, and settle now or when the next test begins;
-        the line the test fails with, if any. A namespace without tables has nothing to
-        watch."""
+        """The test's isolation is over: settle now, with what its ``ROLLBACK`` brought, or
+        ask, and settle when the next test begins; the line the test fails with, if any. A
+        namespace without tables has nothing to watch."""
         if not self._watching:
             return None
-        self._namespace.baseline.end_watch()
+        baseline = self._namespace.baseline
+        if self._rollback_brings_them:
+            return self.settle(baseline.kept_escapes())
+        baseline.end_watch()
         if not self._check_leaks.value:
             config.stash[_PENDING] = self
             return None
-        return self.settle()
+        return self.settle_asked()
 
-    def settle(self) -> str | None:
-        """Return the namespace to its baseline if anything escaped, and name the test; the
-        line it fails with under ``--uow-check-leaks`` when rows were left (else a warning)."""
+    def settle_asked(self) -> str | None:
+        """Settle with the answer to the question ``end`` asked."""
+        return self.settle(self._namespace.baseline.escaped_writes())
+
+    def settle(self, writes: list[Write] | None) -> str | None:
+        """Return the namespace to its baseline if anything escaped (``writes``, None where
+        nobody knows: then the tables are probed), and name the test; the line it fails with
+        under ``--uow-check-leaks`` when rows were left (else a warning)."""
         namespace = self._namespace
         baseline = namespace.baseline
         try:
-            writes = baseline.escaped_writes()
             if writes == []:
                 return None
             changed = baseline.restore()
@@ -303,7 +319,7 @@ def settle_escapes(config: pytest.Config) -> str | None:
     if pending is None:
         return None
     del config.stash[_PENDING]
-    return pending.settle()
+    return pending.settle_asked()
 
 
 def _failed(namespace: WorkerNamespace, error: Exception, failed: str) -> str:
@@ -426,6 +442,8 @@ class TestLife:
             if self._aio is not None:
                 on_loop_shutdown = self._aio.end()
             assert self._isolation is not None
+            if self._escapes is not None:
+                self._escapes.before_reset()
             self._isolation.__exit__(None, None, None)
         except (SQLAlchemyError, UowError) as error:
             self._baseline.may_hold_rows()

@@ -38,6 +38,8 @@ class RunResults:
     tests_started: int = 0
     namespace_reached: bool = False
     elsewhere: set[str] = field(default_factory=set)
+    # The drivers the application's routed engines connected with.
+    drivers: set[str] = field(default_factory=set)
 
     def add(self, results: WorkerResults) -> None:
         self.kept.extend(results.get("kept", []))
@@ -48,6 +50,7 @@ class RunResults:
         self.tests_started += int(results.get("tests_started", 0))
         self.namespace_reached |= bool(results.get("namespace_reached"))
         self.elsewhere.update(results.get("elsewhere", []))
+        self.drivers.update(results.get("drivers", []))
         if results.get("load_seconds") is not None:
             self.load_seconds.append(results["load_seconds"])
         if results.get("ready_seconds") is not None:

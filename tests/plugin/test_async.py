@@ -84,6 +84,10 @@ def test_async_sessions_are_isolated_under_every_loop_framework_and_driver(
         result.stdout.fnmatch_lines(
             ["uow: server=postgresql+psycopg2://* (environment UOW_DATABASE_URL)"]
         )
+    # The end of the run says which drivers the tests' sessions used, the app's own included.
+    used = environment.get("APP_DRIVER", "asyncpg")
+    reached = "uow: the tests' engines and async sessions reached the worker namespaces through"
+    result.stdout.fnmatch_lines([f"{reached} *{used}*"])
     assert schemas_named(outside, own_prefix) == []
     left = list(databases_named(outside, own_prefix))
     assert all(name.startswith(f"{own_prefix}_tpl_") for name in left), left

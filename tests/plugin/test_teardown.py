@@ -48,6 +48,22 @@ def test_our_leftover_locks_are_broken_and_the_test_named_in_a_warning(
     assert public_guard.fingerprint() == before
 
 
+def test_a_connection_it_ended_goes_back_to_its_pool_without_a_traceback(
+    project: pytest.Pytester, prefix: str
+) -> None:
+    """The connection the reset ended is invalidated in its pool: given back, it is not reset
+    on a dead backend, which the pool would log as an error with a traceback."""
+    project.copy_example("teardown/test_ended.py")
+
+    result = project.runpytest_subprocess(
+        "-p", "no:xdist", "-p", "no:randomly", f"--uow-schema-prefix={prefix}"
+    )
+
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*UowWarning: pytest-uow terminated 1 connection(s)*"])
+    assert "Exception during reset" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_lock_held_by_anybody_else_is_an_error_naming_them_and_they_are_left_alone(
     project: pytest.Pytester, outside: Engine, prefix: str
 ) -> None:

@@ -165,6 +165,7 @@ class AsyncWorker:
         self.driver = driver
         self._worker_url = worker_url
         self._loops: dict[tuple[asyncio.AbstractEventLoop, str], OnLoop] = {}
+        self.drivers_used: set[str] = set()  # what the tests' async sessions connected with
 
     def on_running_loop(self, driver: str | None = None) -> OnLoop:
         """The state of the running loop for ``driver`` (the plugin's by default), opened on it
@@ -185,6 +186,7 @@ class AsyncWorker:
             engine = create_async_engine(url, connect_args=connect_args)
             _watch_concurrent_use(engine.sync_engine)
             state = self._loops[(loop, driver)] = OnLoop(loop, engine)
+            self.drivers_used.add(driver)
         return state
 
     def release_connections(self) -> None:

@@ -9,13 +9,17 @@ its own) commits for real. A test with no isolation of its own commits whatever 
 Knowing whether that happened must cost next to nothing when it did not, so no query waits
 per test. Every table of the namespace has a statement-level trigger that sends a
 notification (``NOTIFY``) on the worker's channel; PostgreSQL delivers it only when the
-writing transaction commits, so rolled-back writes send nothing. A connection of the
-worker's own listens, in psycopg2's asynchronous mode. When a watched test ends it sends
-``SELECT 1`` without waiting; when the next test begins (or the run ends) it reads the reply,
-which by then has arrived: every notification of a commit made before the question comes
-ahead of its answer, so nothing is missed and nobody waits on a round trip. The plugin's own
-connections (the test's kept one, the cleaner's, the listener) set ``pytest_uow.unwatched``,
-which the triggers' ``WHEN`` clause reads, so their writes do not fire them at all.
+writing transaction commits, so rolled-back writes send nothing, and delivers it to an idle
+listening connection before the reply to whatever that connection asks next. Two connections
+listen. The kept test connection of ``rollback``: a test that used it ends with a ``ROLLBACK``
+whose reply brings every notification of a commit made during the test, at no cost. And a
+connection of the worker's own, in psycopg2's asynchronous mode, for every other watched test
+(one that did not touch its connection, or has no isolation): when the test ends it sends
+``SELECT 1`` without waiting, and when the next test begins (or the run ends) it reads the
+reply, which by then has arrived with every notification ahead of it. A commit's
+notification reaches both connections; ``Heard`` counts it once. The plugin's own connections
+(the kept one, the cleaner's, the listener) set ``pytest_uow.unwatched``, which the triggers'
+``WHEN`` clause reads, so their writes do not fire them at all.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from __future__ import annotations
 import select
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 from sqlalchemy.exc import DBAPIError
 
+from pytest_uow.diagnosis import has_input
 from pytest_uow.leftovers.naming import ConnectionNames
 
 # The setting a connection of the plugin's own sets; a custom setting needs a dotted name.
@@ -39,9 +45,11 @@ _TRIGGER = "pytest_uow_write"
 
 @dataclass(frozen=True)
 class Write:
-    """One committed statement of another connection: the table, and who wrote."""
+    """One committed statement of another connection: the table, the transaction, and who
+    wrote."""
 
     table: str
+    transaction: str
     application_name: str
     pid: int
 
@@ -54,7 +62,8 @@ def watch_sql(tables: Sequence[str], function_schema: str, channel: str) -> str:
     statements = [
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $uow$ "
         f"BEGIN PERFORM pg_notify('{literal}', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME || ' ' "
-        "|| current_setting('application_name')); RETURN NULL; END $uow$"
+        "|| txid_current() || ' ' || current_setting('application_name')); RETURN NULL; "
+        "END $uow$"
     ]
     for table in tables:
         statements.append(
@@ -83,7 +92,7 @@ class Listener:
             self._connection = psycopg2.connect(dsn, async_=True)
             self._wait()
             self._cursor = self._connection.cursor()
-            self._cursor.execute(f"{MARK_UNWATCHED}; LISTEN {_quoted_channel(channel)}")
+            self._cursor.execute(listen_sql(channel))
             self._wait()
         except psycopg2.Error as error:
             self.close()
@@ -133,11 +142,12 @@ class Listener:
         pending.clear()
         return writes
 
-    def fence(self) -> None:
-        """Forget every notification of a commit made before now: one round trip."""
-        self.answer()
+    def fence(self) -> list[Write]:
+        """Every notification of a commit made before now, not to be counted: one round
+        trip."""
+        heard = self.answer()
         self.ask()
-        self.answer()
+        return heard + self.answer()
 
     def close(self) -> None:
         connection = getattr(self, "_connection", None)
@@ -153,8 +163,50 @@ def _failed(statement: str, error: psycopg2.Error) -> DBAPIError:
 
 
 def _write(payload: str, pid: int) -> Write:
-    table, _, application_name = payload.partition(" ")
-    return Write(table, application_name, pid)
+    table, _, rest = payload.partition(" ")
+    transaction, _, application_name = rest.partition(" ")
+    return Write(table, transaction, application_name, pid)
+
+
+def listen_sql(channel: str) -> str:
+    """SQL: a connection of the plugin's own listens on the worker's channel."""
+    return f"{MARK_UNWATCHED}; LISTEN {_quoted_channel(channel)}"
+
+
+def heard_on(dbapi_connection: Any, channel: str) -> list[Write]:
+    """What a psycopg2 connection that listens has heard so far: with the replies it read,
+    and what came while it was idle (read from its socket without asking). Raises the
+    driver's error when the server hung up instead."""
+    if has_input(dbapi_connection):
+        dbapi_connection.poll()
+    pending = dbapi_connection.notifies
+    writes = [_write(notify.payload, notify.pid) for notify in pending if notify.channel == channel]
+    pending.clear()
+    return writes
+
+
+class Heard:
+    """Each commit counted once, though its notification reaches two listening connections
+    (the listener's, and the kept test connection), at different times."""
+
+    def __init__(self) -> None:
+        self._first: dict[Write, str] = {}  # heard on one side, awaited on the other
+
+    def new(self, writes: list[Write], side: str) -> list[Write]:
+        """Of ``writes``, heard on ``side``, those the other side has not heard."""
+        fresh = []
+        for write in writes:
+            first = self._first.get(write)
+            if first is None:
+                self._first[write] = side
+                fresh.append(write)
+            elif first != side:
+                del self._first[write]
+        return fresh
+
+    def replaced(self, side: str) -> None:
+        """``side`` listens on a new connection, which will not hear what was before."""
+        self._first = {write: first for write, first in self._first.items() if first == side}
 
 
 def tables_written(writes: Sequence[Write]) -> str:

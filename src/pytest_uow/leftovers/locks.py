@@ -116,13 +116,17 @@ def _backends(
     ]
 
 
-def _terminate(connection: Connection, backends: list[Backend]) -> list[Backend]:
+def _terminate(
+    connection: Connection, backends: list[Backend], names: ConnectionNames
+) -> list[Backend]:
     """End ``backends`` and wait until they are gone, locks released. PostgreSQL's own wait
     (``pg_terminate_backend(pid, timeout)``) looks again only every 100 ms; a backend that
-    was idle is gone in a millisecond or two."""
+    was idle is gone in a millisecond or two. The pools of this process that hand them out
+    are told (``names.ended``), so that none of them meets a dead connection."""
     if not backends:
         return backends
     pids = [backend.pid for backend in backends]
+    names.ended(pids)
     connection.execute(
         text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"), {"pids": pids}
     )
@@ -155,7 +159,7 @@ def _end_ours(
         raise LockedByOthers(
             f"{what} by backends that are not this worker's, and are left alone: {described}"
         )
-    return _terminate(connection, backends)
+    return _terminate(connection, backends, names)
 
 
 def _run(
@@ -199,7 +203,7 @@ def run_ending_our_lock_holders(
         return []
     holders_query = _HOLDERS_QUERY.format(scope=scope.condition())
     holders = _backends(connection, holders_query, scope.params, names)
-    ended = _terminate(connection, [b for b in holders if left_idle(b, names)])
+    ended = _terminate(connection, [b for b in holders if left_idle(b, names)], names)
     if _try(connection, work, LOCK_TIMEOUT):
         return ended
     # With no holder left (the lock went away meanwhile), the last try just succeeds.

@@ -18,7 +18,9 @@ it, and only then on its name. The note costs a dictionary write per checkout.
 
 from __future__ import annotations
 
+import contextlib
 import string
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -80,6 +82,8 @@ class ConnectionNames:
         self._held_by: dict[int, str] = {}  # backend pid -> the test that checked it out
         self._last_taken_by: dict[int, str] = {}  # backend pid -> the last test that took it
         self.checkouts = 0  # of every pool of the process, since the namespace opened
+        # The connections the pools of the process have handed out, by backend pid.
+        self._out: dict[int, weakref.ref[Any]] = {}
         # Names given where the node id did not fit -> the whole node id.
         self._clipped: dict[str, str] = {}
         self._named: tuple[str | None, str] = (None, base)  # the last test, and its name
@@ -110,11 +114,13 @@ class ConnectionNames:
         if not event.contains(Engine, "do_connect", self._connecting):
             event.listen(Engine, "do_connect", self._connecting)
             event.listen(Pool, "checkout", self._taken)
+            event.listen(Pool, "checkin", self._given_back)
 
     def stop_watching_every_engine(self) -> None:
         if event.contains(Engine, "do_connect", self._connecting):
             event.remove(Engine, "do_connect", self._connecting)
             event.remove(Pool, "checkout", self._taken)
+            event.remove(Pool, "checkin", self._given_back)
 
     def forget(self, connection: Connection) -> None:
         """``connection`` is the plugin's own from now on, whichever test checked it out."""
@@ -152,11 +158,30 @@ class ConnectionNames:
 
     def _taken(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         self.checkouts += 1
+        pid = backend_pid(dbapi_connection)
+        if pid is None:
+            return
+        self._out[pid] = weakref.ref(proxy)
         test = CURRENT.nodeid
         if test is not None:
-            pid = backend_pid(dbapi_connection)
-            if pid is not None:
-                self._last_taken_by[pid] = test
+            self._last_taken_by[pid] = test
+
+    def _given_back(self, dbapi_connection: Any, record: Any) -> None:
+        pid = backend_pid(dbapi_connection) if dbapi_connection is not None else None
+        if pid is not None:
+            self._out.pop(pid, None)
+
+    def ended(self, pids: list[int]) -> None:
+        """The plugin is ending these backends: a connection of theirs that a pool of the
+        process handed out, and nobody gave back, is invalidated now. Its pool then never
+        resets it (a rollback on a dead connection, and the traceback the pool logs for it);
+        whoever holds it gets SQLAlchemy's invalidated-connection error on its next use."""
+        for pid in pids:
+            taken = self._out.pop(pid, None)
+            proxy = taken() if taken is not None else None
+            if proxy is not None and proxy.dbapi_connection is not None:
+                with contextlib.suppress(Exception):  # already closed, or being closed
+                    proxy.invalidate()
 
     def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
         pid = record.info.get(_PID)

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.diagnosis import has_input, sqlstate
 from pytest_uow.isolation.base import Isolation
-from pytest_uow.leftovers.escapes import MARK_UNWATCHED, Listener, Write
+from pytest_uow.leftovers.escapes import (
+    MARK_UNWATCHED,
+    Heard,
+    Listener,
+    Write,
+    heard_on,
+    listen_sql,
+)
 from pytest_uow.leftovers.leaks import LeakDetector
 from pytest_uow.leftovers.locks import Backend
 from pytest_uow.leftovers.naming import ConnectionNames
@@ -60,6 +68,8 @@ class Baseline:
         self._watch_installed: bool | None = None  # None: not yet (False: no tables to watch)
         self._listener: Listener | None = None
         self._listener_current = False
+        self._kept_listens = False  # a psycopg2 kept connection listens too
+        self._heard = Heard()
         self._ended: list[Backend] = []  # terminated by a reset, until the test life asks
         # False once a test may have advanced a sequence, or left rows, without a reset after.
         self._at_baseline = True
@@ -118,18 +128,39 @@ class Baseline:
             kept.closed
             or kept.invalidated
             or kept.get_execution_options() != self.engine.get_execution_options()
-            or has_input(kept.connection.dbapi_connection)  # idle: only if the server hung up
+            or self._hung_up(kept)
         ):
             self._discard_kept()
             kept = None
         if kept is None:
             kept = self._kept = self.engine.connect()
             self._names.forget(kept)  # the plugin's, from test to test
-            kept.exec_driver_sql(MARK_UNWATCHED)  # what it writes is the test's own
+            # What it writes is the test's own; where it is psycopg2's, it listens too, so
+            # that a test's ROLLBACK brings what other connections committed meanwhile.
+            self._kept_listens = isinstance(
+                getattr(kept.connection.dbapi_connection, "notifies", None), list
+            )
+            channel = self._names.base
+            kept.exec_driver_sql(listen_sql(channel) if self._kept_listens else MARK_UNWATCHED)
             kept.commit()
+            self._heard.replaced("kept")
         else:
             self._end_kept_transaction()
         return kept
+
+    def _hung_up(self, kept: Connection) -> bool:
+        """Whether the server closed the idle kept connection: it has something to read only
+        then, or, where it listens, when notifications came (read now)."""
+        dbapi_connection: Any = kept.connection.dbapi_connection
+        if not has_input(dbapi_connection):
+            return False
+        if not self._kept_listens:
+            return True
+        try:
+            dbapi_connection.poll()
+        except Exception:  # the driver's error: the server hung up
+            return True
+        return False
 
     def watch_escapes(self) -> bool:
         """Before a test whose writes through other connections nothing would undo (under
@@ -146,12 +177,40 @@ class Baseline:
             self._listener = Listener(dsn.render_as_string(hide_password=False), self._names.base)
         elif not self._listener_current:
             try:
-                self._listener.fence()
+                self._heard.new(self._listener.fence(), "async")  # heard, and not the test's
             except SQLAlchemyError:
                 self._close_listener()
                 raise
         self._listener_current = True
+        self._kept_heard()  # before the test: not the test's either
         return True
+
+    def _kept_heard(self) -> list[Write] | None:
+        """What the kept connection heard that the listener has not; None where it does not
+        listen, or the server hung up on it."""
+        kept = self._kept
+        if not self._kept_listens or kept is None or kept.closed or kept.invalidated:
+            return None
+        try:
+            heard = heard_on(kept.connection.dbapi_connection, self._names.base)
+        except Exception:  # the driver's error: the server hung up
+            return None
+        return self._heard.new(heard, "kept")
+
+    def kept_brings_escapes(self) -> bool:
+        """Before a ``rollback`` test's reset: whether its ``ROLLBACK`` will bring every
+        notification of the test (the kept connection listens, and its transaction is open
+        on the server), so that no question needs asking."""
+        kept = self._kept
+        if not self._kept_listens or kept is None or kept.closed or kept.invalidated:
+            return False
+        dbapi_connection: Any = kept.connection.dbapi_connection
+        status = dbapi_connection.info.transaction_status
+        return int(status) != 0  # libpq's PQTRANS_IDLE
+
+    def kept_escapes(self) -> list[Write] | None:
+        """After that reset: what other connections committed during the test."""
+        return self._kept_heard()
 
     def end_watch(self) -> None:
         """The watched test is over: the question whose answer tells what it let escape is
@@ -168,7 +227,7 @@ class Baseline:
         if self._listener is None:
             return None
         try:
-            return self._listener.answer()
+            return self._heard.new(self._listener.answer(), "async")
         except SQLAlchemyError:
             self._close_listener()
             return None
@@ -177,6 +236,7 @@ class Baseline:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+            self._heard.replaced("async")
 
     def engine_like(self, original_bind: object) -> Engine:
         return self._engines.like(original_bind)
@@ -257,6 +317,7 @@ class Baseline:
             kept.rollback()
 
     def _discard_kept(self) -> None:
+        self._heard.replaced("kept")
         kept, self._kept = self._kept, None
         if kept is not None:
             with contextlib.suppress(SQLAlchemyError):

@@ -198,6 +198,14 @@ class WorkerNamespace:
             self._aio = AsyncWorker(self.url, self._async_driver)
         return self._aio
 
+    @property
+    def drivers_used(self) -> set[str]:
+        """The drivers the tests' routed engines and async sessions connected with."""
+        used = set(self.router.drivers_used)
+        if self._aio is not None:
+            used |= self._aio.drivers_used
+        return used
+
     def _release_async(self) -> None:
         """The worker database is about to be replaced: what connects to it lets go."""
         self._route.rebuilt()

@@ -110,6 +110,9 @@ class EngineRouter:
         # build's (``migrations/runner.py``).
         self._stand_in: URL | None = None
         self._installed = False
+        # The drivers of the application's engines that were routed: what the summary says
+        # they used, whatever driver the plugin's own URL names.
+        self.drivers_used: set[str] = set()
 
     # Installation, for the run.
 
@@ -226,6 +229,7 @@ class EngineRouter:
             self._as_made(dialect, cparams)
             return None
         CURRENT.note_reached()
+        self.drivers_used.add(str(dialect.driver))
         if self._joined is None:
             CURRENT.needs_isolation()
         # An engine in autocommit does what no transaction can hold (CREATE DATABASE, VACUUM):

@@ -1,10 +1,11 @@
 """Per-test cost of pytest-uow's isolation, against plain pytest and against SQLAlchemy's
 hand-written savepoint recipe.
 
-Also the cost of the probe after a test that asks nothing of the plugin (no fixture, no
-marker) in a run where the plugin is configured; and an application's own sessionmaker on its own
-engine, re-bound because ``uow_sessionmakers`` names it, against the same engine named nowhere and
-routed (every engine joins the test), with and without a marker.
+Also the cost of watching a test that asks nothing of the plugin (no fixture, no marker) in a
+run where the plugin is configured, for what it commits (``leftovers/escapes.py``); and an
+application's own sessionmaker on its own engine, re-bound because ``uow_sessionmakers`` names
+it, against the same engine named nowhere and routed (every engine joins the test), with and
+without a marker.
 
 Generates suites of trivial tests and times whole ``pytest`` runs of two sizes for each variant;
 the difference divided by the difference in test count is the cost of one more test, so fixed
@@ -20,7 +21,7 @@ one loop for the session (the connection stays from test to test), with asyncpg 
     python benchmarks/overhead.py                  # throwaway server
     UOW_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python benchmarks/overhead.py
     python benchmarks/overhead.py --only async     # the async variants, and both baselines
-    python benchmarks/overhead.py --only probed    # a test asking nothing of the plugin
+    python benchmarks/overhead.py --only watched   # a test asking nothing of the plugin
     python benchmarks/overhead.py --only "app engine"   # re-bound against routed
     .tox/sa14/bin/python benchmarks/overhead.py --only "insert + commit"   # on SQLAlchemy 1.4
 """
@@ -137,7 +138,7 @@ APP_INSERT_AND_COMMIT = (
 MARKED = "import pytest\npytestmark = pytest.mark.uow(strategy='rollback')\n"
 PLAIN = "plain pytest (-p no:uow)"
 PLAIN_ASYNC = "plain async pytest (-p no:uow)"
-UNASKED = "no fixture, configured (probed)"
+UNASKED = "no fixture, configured (watched)"
 RECIPE = "savepoint recipe, insert + commit"
 PLUGIN = "uow_session, insert + commit"
 ASYNC_ROLLBACK = "async, session loop, asyncpg"
@@ -165,7 +166,7 @@ class Variant:
 def _variants() -> dict[str, Variant]:
     return {
         PLAIN: Variant("def test_{i}():\n    pass\n", ["-p", "no:uow"]),
-        # The plugin configured, the test asking nothing of it: the probe after it is the cost.
+        # The plugin configured, the test asking nothing of it: watching it is the cost.
         UNASKED: Variant("def test_{i}():\n    pass\n", []),
         RECIPE: Variant(INSERT_AND_COMMIT, ["-p", "no:uow"], RECIPE_CONFTEST),
         "uow_session, no writes": Variant("def test_{i}(uow_session):\n    pass\n", []),

@@ -19,7 +19,7 @@ from pytest_uow.migrations.items import MIGRATION_CHECKS, migration_check_items,
 from pytest_uow.namespace.opening import drop_kept, scratch_namespace
 from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.report import settings_lines, summary_lines
-from pytest_uow.reset import begin, end, need_of, settle_escapes
+from pytest_uow.reset import begin, end, need_of, settle_escapes, where_the_data_was
 from pytest_uow.server.address import ConfiguredServer, ServerAddress
 from pytest_uow.server.run import RunServer
 from pytest_uow.sessions.base import reached
@@ -141,14 +141,17 @@ def explain_failure(
     left it; on a schema or table that is not there, what the plugin did to the connection."""
     if not report.failed or call.excinfo is None:
         return
+    lines = where_the_data_was(item) if call.when == "call" else []
     error: BaseException | None = call.excinfo.value
     namespace = run_state(item.config).namespace
     while error is not None:
         line = namespace.failure_section(error)
         if line is not None:
-            report.sections.append(("pytest-uow", line))
-            return
+            lines.insert(0, line)
+            break
         error = error.__cause__ or error.__context__
+    if lines:
+        report.sections.append(("pytest-uow", "\n".join(lines)))
 
 
 def begin_test(item: pytest.Item) -> None:

@@ -464,6 +464,12 @@ class TestLife:
         if message is not None:
             _fail(message)
 
+    def where_the_data_was(self) -> list[str]:
+        """For the test's failure report, while its isolation is still open."""
+        if self._binding is None:
+            return []
+        return self._namespace.where_the_data_was(self._binding.connection, self._strategy.name)
+
     def _leave(self) -> None:
         """The application's engines no longer join the test's transaction."""
         if self._joined:
@@ -506,4 +512,13 @@ class TestLife:
 
 
 _LIFE = pytest.StashKey[TestLife]()
+
+
+def where_the_data_was(item: pytest.Item) -> list[str]:
+    """For a failed test that used the database (it has an isolation of its own): where its
+    data was, read before its reset."""
+    life = item.stash.get(_LIFE, None)
+    return life.where_the_data_was() if life is not None else []
+
+
 _WATCH = pytest.StashKey[UnaskedTest]()

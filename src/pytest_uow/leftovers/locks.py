@@ -57,6 +57,15 @@ WHERE l.granted AND l.pid <> pg_backend_pid()
 ORDER BY a.pid
 """
 
+_BUSY_QUERY = """
+SELECT pid, coalesce(state, ''), application_name,
+       left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80)
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND NOT pid = ANY(:own)
+  AND (application_name = :base OR application_name LIKE :named) AND state <> 'idle'
+ORDER BY pid
+"""
+
 _CONNECTED_QUERY = """
 SELECT pid, coalesce(state, ''), application_name,
        left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80)
@@ -211,6 +220,14 @@ def run_ending_our_lock_holders(
     ended += _end_ours(connection, holders, names, f"locks on {scope.label} are held")
     _run(connection, work, LOCK_TIMEOUT)
     return ended
+
+
+def busy_backends(connection: Connection, names: ConnectionNames, own: list[int]) -> list[Backend]:
+    """The worker's connections that are in a transaction or running a statement now, but the
+    backends ``own`` names (the test's own connection): what a failed test left open."""
+    base = names.base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params: dict[str, object] = {"own": own or [0], "base": names.base, "named": f"{base} %"}
+    return _backends(connection, _BUSY_QUERY, params, names)
 
 
 def lock_holders(connection: Connection, scope: Scope, names: ConnectionNames) -> list[Backend]:

@@ -238,6 +238,11 @@ class Baseline:
             listener.close()
             self._heard.replaced("async")
 
+    def written(self, connection: Connection) -> list[tuple[str, int, int]]:
+        """What left the baseline as ``connection`` sees it: per table, its qualified name, the
+        rows it holds, and how many of them the baseline did not have."""
+        return self._table_cleaner.written(connection)
+
     def engine_like(self, original_bind: object) -> Engine:
         return self._engines.like(original_bind)
 

@@ -215,6 +215,31 @@ class TableCleaner:
         """The baseline rows by table (its quoted, schema-qualified name)."""
         return self._baseline.by_name(self._tables or {})
 
+    def written(self, connection: Connection) -> list[tuple[str, int, int]]:
+        """The tables that left the baseline as ``connection`` sees them (the test's own: its
+        uncommitted rows too), each with the rows it holds and how many of them are not the
+        baseline's. One query, run only for a failed test's report."""
+        tables = self._tables if self._tables is not None else self._load_tables(connection)
+        counts = []
+        for position, table in enumerate(tables.values()):
+            baseline = self._baseline.rows.get(table.oid)
+            new = "count(*)"
+            if baseline is not None:
+                xmins = ", ".join(f"'{xmin}'" for xmin in baseline.xmins)
+                new = f"count(*) FILTER (WHERE xmin::text NOT IN ({xmins}))"
+            counts.append(f"SELECT {position}, count(*), {new} FROM {table.qualified_name}")
+        if not counts:
+            return []
+        found = connection.exec_driver_sql(" UNION ALL ".join(counts)).all()
+        by_position = list(tables.values())
+        written = []
+        for position, rows, new in sorted(found):
+            table = by_position[int(position)]
+            baseline = self._baseline.rows.get(table.oid)
+            if new or rows != (baseline.count if baseline is not None else 0):
+                written.append((table.qualified_name, int(rows), int(new)))
+        return written
+
     def install_watch(self, channel: str) -> bool:
         """Every table of the namespace notifies ``channel`` of other connections' commits
         (``escapes.py``); False where it has no tables, so nothing to watch."""

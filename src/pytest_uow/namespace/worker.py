@@ -14,15 +14,20 @@ import contextlib
 import os
 import time
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from pytest_uow.aio.engines import AsyncWorker
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy, server_code
 from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.isolation.base import IsolationMode, Template
-from pytest_uow.leftovers.locks import describe_backends, is_lock_timeout, lock_holders
-from pytest_uow.leftovers.naming import ConnectionNames
+from pytest_uow.leftovers.locks import (
+    busy_backends,
+    describe_backends,
+    is_lock_timeout,
+    lock_holders,
+)
+from pytest_uow.leftovers.naming import ConnectionNames, backend_pid
 from pytest_uow.namespace.baseline import Baseline
 from pytest_uow.namespace.engines import WorkerEngines
 from pytest_uow.namespace.environment import Environment
@@ -286,6 +291,41 @@ class WorkerNamespace:
                 "schema"
             )
         return None
+
+    def where_the_data_was(self, connection: Connection, strategy: str) -> list[str]:
+        """For a failed test's report, read before its reset: the namespace and strategy, the
+        tables the test wrote as its own ``connection`` sees them (its uncommitted rows too),
+        and the worker's connections still open."""
+        lines = [f"{self.label}, strategy {strategy}"]
+        try:
+            written = self.baseline.written(connection)
+        except SQLAlchemyError as error:
+            lines.append(
+                f"the tables could not be read on the test's connection: {one_line(error)}"
+            )
+        else:
+            lines.append(
+                "tables that left the baseline, as the test's connection sees them: "
+                + (
+                    ", ".join(
+                        f"{name} ({rows} row{'s' if rows != 1 else ''}, {new} not the baseline's)"
+                        for name, rows, new in written
+                    )
+                    or "none"
+                )
+            )
+        own = [pid for pid in [backend_pid(connection.connection.dbapi_connection)] if pid]
+        try:
+            with self.engines.engine.connect() as lookup:
+                busy = busy_backends(lookup, self.names, own)
+        except SQLAlchemyError as error:
+            lines.append(f"the worker's connections could not be looked up: {one_line(error)}")
+        else:
+            lines.append(
+                "connections of this worker in a transaction or busy: "
+                + (describe_backends(busy) if busy else "none")
+            )
+        return lines
 
     def lock_timeout_line(self, error: BaseException) -> str | None:
         """For a test that failed on ``uow_lock_timeout``: who holds locks on the namespace

@@ -183,7 +183,8 @@ def finish_session(session: pytest.Session) -> None:
         "drivers": drivers,
         "reaped": namespace.reaped,
         "dropped_kept": namespace.dropped_kept,
-        "kept": [namespace.name] if opened and state.settings.keep.value else [],
+        "kept": ([namespace.name] if opened and state.settings.keep.value else [])
+        + namespace.kept_failed,
         "reset_seconds": state.reset_seconds,
         "ready_seconds": namespace.ready_seconds,
         "template": template.__dict__ if template is not None else None,

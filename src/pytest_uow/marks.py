@@ -12,16 +12,18 @@ import re
 
 OWNED = "pytest-uow run={run} worker={worker}"
 KEPT = "pytest-uow kept: run={run} worker={worker}"
+KEPT_FAILED = "pytest-uow kept: run={run} worker={worker} failed={failed}"
 OWNED_PATTERN = "pytest-uow run=%"
 KEPT_PATTERN = "pytest-uow kept: %"
 ANY_MARK_PATTERN = "pytest-uow%"  # owned or kept: a worker namespace of some run
-_KEPT = re.compile(r"pytest-uow kept: run=(\S+) worker=(\S+)")
+_KEPT = re.compile(r"pytest-uow kept: run=(\S+) worker=(\S+)(?: failed=(\d+))?")
 _OWNED = re.compile(r"pytest-uow run=(\S+) worker=(\S+)")
 
 
-def mark(template: str, run_id: str, worker: str) -> str:
-    """``template`` (``OWNED`` or ``KEPT``) filled in for one worker of one run."""
-    return template.format(run=run_id, worker=worker)
+def mark(template: str, run_id: str, worker: str, failed: int = 0) -> str:
+    """``template`` (``OWNED``, ``KEPT`` or ``KEPT_FAILED``) filled in for one worker of one
+    run (and the number of the failed test whose rows it keeps)."""
+    return template.format(run=run_id, worker=worker, failed=failed)
 
 
 def kept_here(name: str, comment: str | None, prefix: str, worker: str | None) -> bool:
@@ -30,8 +32,9 @@ def kept_here(name: str, comment: str | None, prefix: str, worker: str | None) -
     match = _KEPT.fullmatch(comment or "")
     if match is None:
         return False
-    run, kept_worker = match.groups()
-    return name == f"{prefix}_{run}_{kept_worker}" and worker in (None, kept_worker)
+    run, kept_worker, failed = match.groups()
+    kept_name = f"{prefix}_{run}_{kept_worker}" + (f"_f{failed}" if failed else "")
+    return name == kept_name and worker in (None, kept_worker)
 
 
 def owned_here(name: str, comment: str | None) -> bool:

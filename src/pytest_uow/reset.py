@@ -34,7 +34,7 @@ from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.needs import ASYNC_FIXTURES, FUNCTION_FIXTURES, SESSION_FIXTURES
 from pytest_uow.sessions.registry import rebound
 from pytest_uow.settings.resolve import Sourced
-from pytest_uow.state import RunState
+from pytest_uow.state import STATE, RunState
 from pytest_uow.strategies.registry import MARKER, STRATEGIES, strategy_from_marker
 
 
@@ -464,11 +464,16 @@ class TestLife:
         if message is not None:
             _fail(message)
 
-    def where_the_data_was(self) -> list[str]:
-        """For the test's failure report, while its isolation is still open."""
+    def where_the_data_was(self, keep: bool) -> list[str]:
+        """For the test's failure report, while its isolation is still open; with ``keep``
+        (``--uow-keep-failed``), its rows kept in a namespace of their own."""
         if self._binding is None:
             return []
-        return self._namespace.where_the_data_was(self._binding.connection, self._strategy.name)
+        connection = self._binding.connection
+        lines = self._namespace.where_the_data_was(connection, self._strategy.name)
+        if keep:
+            lines.append(self._namespace.keep_failed(connection))
+        return lines
 
     def _leave(self) -> None:
         """The application's engines no longer join the test's transaction."""
@@ -518,7 +523,8 @@ def where_the_data_was(item: pytest.Item) -> list[str]:
     """For a failed test that used the database (it has an isolation of its own): where its
     data was, read before its reset."""
     life = item.stash.get(_LIFE, None)
-    return life.where_the_data_was() if life is not None else []
+    keep = item.config.stash[STATE].settings.keep_failed.value
+    return life.where_the_data_was(keep) if life is not None else []
 
 
 _WATCH = pytest.StashKey[UnaskedTest]()

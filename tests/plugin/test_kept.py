@@ -1,116 +1,99 @@
-"""Kept namespaces do not pile up: a run with ``uow_keep`` replaces what earlier runs of the
-same worker kept, and ``uow_drop_kept`` drops everything earlier runs of the project kept.
-Nothing else is touched: not a schema named like ours without our mark, not another
-project's kept schema."""
+"""``--uow-keep-failed``: what a failed test left in the worker namespace, as it was before its
+reset (under ``rollback``, its uncommitted rows), is kept in a namespace of its own, which the
+failure report names with a ``psql`` line that opens it; a passing test keeps nothing, nor does
+a run without failures; ``--uow-drop-kept`` removes the kept namespaces."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
-from pytest_uow.marks import kept_here
-from tests.conftest import schemas_named
+from tests.conftest import PROJECT_INI, databases_named, schemas_named
 
-TESTS = """
-from sqlalchemy import text
-
-
-def test_a(uow_session):
-    uow_session.execute(text("SELECT 1"))
+KEPT_LINE = re.compile(
+    r"kept what the test left, before its reset, in (schema|database) (\S+): psql '([^']+)' "
+    r"\(--uow-drop-kept removes it\)"
+)
 
 
-def test_b(uow_session):
-    uow_session.execute(text("SELECT 1"))
-
-
-def test_c(uow_session):
-    uow_session.execute(text("SELECT 1"))
-
-
-def test_d(uow_session):
-    uow_session.execute(text("SELECT 1"))
-"""
-
-
-def test_a_namespace_is_kept_here_by_its_mark_prefix_and_worker() -> None:
-    comment = "pytest-uow kept: run=deadbeef worker=gw1"
-    assert kept_here("uow_deadbeef_gw1", comment, "uow", None)
-    assert kept_here("uow_deadbeef_gw1", comment, "uow", "gw1")
-    assert not kept_here("uow_deadbeef_gw1", comment, "uow", "gw10")
-    assert not kept_here("uow_deadbeef_gw1", comment, "other", None)
-    assert not kept_here("uow_deadbeef_gw1", "pytest-uow run=deadbeef worker=gw1", "uow", None)
-    assert not kept_here("uow_deadbeef_gw1", None, "uow", None)
-    assert not kept_here("uow_x_deadbeef_gw1", comment, "uow", None)
-
-
-def _kept(outside: Engine, *schemas: str) -> None:
-    with outside.begin() as connection:
-        for schema in schemas:
-            run, worker = schema.split("_")[-2:]
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-            connection.execute(text(f"CREATE TABLE {schema}.precious (id int)"))
-            connection.execute(
-                text(f"COMMENT ON SCHEMA {schema} IS 'pytest-uow kept: run={run} worker={worker}'")
-            )
-
-
-def test_a_kept_run_replaces_each_workers_earlier_one_and_drop_kept_drops_them_all(
-    project: pytest.Pytester, outside: Engine, prefix: str
-) -> None:
-    project.makepyfile(test_kept=TESTS)
-    earlier_gw1, earlier_main = f"{prefix}_deadbeef_gw1", f"{prefix}_deadbeef_main"
-    impostor = f"{prefix}_cafecafe_gw0"  # named like ours, never marked
-    others = f"{prefix}x_deadbeef_gw0"  # kept by a project whose prefix is another
-    _kept(outside, earlier_gw1, earlier_main, others)
-    with outside.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {impostor}"))
+def _read(url: str) -> list[tuple[str, int]]:
+    """The kept rows, through the URL the report printed, as psql would open it."""
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg2"), poolclass=NullPool)
     try:
-        kept_run = project.runpytest_subprocess(
-            "-n", "2", "--uow-keep", f"--uow-schema-prefix={prefix}"
-        )
-
-        kept_run.assert_outcomes(passed=4)
-        kept_run.stdout.fnmatch_lines(
-            [f"uow: dropped 1 worker schema(s) kept by earlier runs: {earlier_gw1}"]
-        )
-        kept_now = set(schemas_named(outside, prefix)) - {earlier_main, impostor}
-        assert len(kept_now) == 2, kept_now
-        assert earlier_gw1 not in kept_now
-
-        dropping = project.runpytest_subprocess(
-            "-p", "no:xdist", "--uow-drop-kept", f"--uow-schema-prefix={prefix}"
-        )
-
-        dropping.assert_outcomes(passed=4)
-        dropping.stdout.fnmatch_lines(
-            [
-                "uow: dropped 3 worker schema(s) kept by earlier runs: "
-                + ", ".join(sorted({earlier_main, *kept_now}))
-            ]
-        )
-        assert schemas_named(outside, prefix) == [impostor]
-        assert schemas_named(outside, f"{prefix}x") == [others]
+        with engine.connect() as connection:
+            query = text("SELECT reference, qty FROM batches ORDER BY 1")
+            return [(reference, qty) for reference, qty in connection.execute(query)]
     finally:
-        with outside.begin() as connection:
-            for schema in [*schemas_named(outside, prefix), others]:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
-@pytest.mark.throwaway
-def test_drop_kept_without_a_server_url_is_one_usage_line(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("args", "noun"),
+    [(["-p", "no:xdist"], "schema"), (["-n", "2"], "schema"), (["-p", "no:xdist"], "database")],
+    ids=["schema-n0", "schema-n2", "database-n0"],
+)
+def test_a_failed_tests_rows_are_kept_and_opened_by_the_printed_psql_line(
+    project: pytest.Pytester,
+    own_database: Engine,
+    outside: Engine,
+    own_prefix: str,
+    args: list[str],
+    noun: str,
 ) -> None:
-    monkeypatch.delenv("UOW_DATABASE_URL", raising=False)
-    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    ini = PROJECT_INI + f'uow_schema_prefix = "{own_prefix}"\n'
+    if noun == "database":
+        ini += 'uow_isolation = "database"\n'
+    project.makepyprojecttoml(ini)
+    project.copy_example("kept/test_kept.py")
 
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "--uow-drop-kept")
+    result = project.runpytest_subprocess(*args, "-p", "no:randomly", "--uow-keep-failed")
+
+    result.assert_outcomes(passed=1, failed=2)
+    kept = {name: url for _, name, url in KEPT_LINE.findall(result.stdout.str())}
+    assert len(kept) == 2, result.stdout.str()
+    assert {noun for noun, _, _ in KEPT_LINE.findall(result.stdout.str())} == {noun}
+    rows = sorted(_read(url) for url in kept.values())
+    assert rows == [[("a", 1), ("b", 2)], [("c", 4)]]  # the passing test's row is nowhere
+    if noun == "schema":
+        assert schemas_named(own_database, own_prefix) == sorted(kept)
+    else:
+        assert set(kept) <= set(databases_named(outside, own_prefix))
+    if shutil.which("psql"):
+        url = next(iter(kept.values()))
+        counted = subprocess.run(
+            ["psql", url, "-Atc", "SELECT count(*) FROM batches"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert counted.stdout.strip() in {"1", "2"}
+
+    # A run without failures keeps nothing; --uow-drop-kept removes what earlier runs kept.
+    again = project.runpytest_subprocess(
+        "-p", "no:xdist", "-k", "test_2", "--uow-keep-failed", "--uow-drop-kept"
+    )
+
+    again.assert_outcomes(passed=1, deselected=2)
+    assert "kept what the test left" not in again.stdout.str()
+    assert schemas_named(own_database, own_prefix) == []
+    assert not set(kept) & set(databases_named(outside, own_prefix))
+
+
+def test_it_needs_a_real_server(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UOW_DATABASE_URL")
+    project.makepyprojecttoml(PROJECT_INI)
+
+    result = project.runpytest_subprocess("--uow-keep-failed")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: uow_drop_kept: on from command line --uow-drop-kept, but uow_database_url "
-            "is not set: kept schemas live on a real server (the throwaway server is removed "
-            "after each run)"
+            "ERROR: uow_keep_failed: on from command line --uow-keep-failed, but "
+            "uow_database_url is not set: a failed test's rows are kept on a real server (the "
+            "throwaway server is removed after each run)"
         ]
     )

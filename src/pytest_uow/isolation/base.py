@@ -96,6 +96,11 @@ class Isolation(Protocol):
         """Drop the namespace and create it again as ``create`` left it; return the worker's
         backends ended on the way (``names`` knows them, and their tests)."""
 
+    def create_kept(self, server: Engine, name: str, comment: str) -> URL:
+        """A namespace ``name``, marked ``comment``, for what a failed test left; the URL
+        whose connections land in it. A schema is empty; a database is a clone of the
+        template, its tables holding the baseline's rows."""
+
     def keep(self, server: Engine) -> None:
         """Leave the namespace for the user to inspect: marked so, never reaped."""
 

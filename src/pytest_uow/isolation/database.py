@@ -375,6 +375,14 @@ class DatabaseIsolation:
         sql.drop(self.name)
         return ended
 
+    def create_kept(self, server: Engine, name: str, comment: str) -> URL:
+        if self.template is None:
+            raise UowError(f"{self.name} was cloned from no template")
+        sql = self._connect(server)
+        sql.create(name, self.template.name)
+        sql.comment(name, comment)
+        return server.url.set(database=name)
+
     def keep(self, server: Engine) -> None:
         self._connect(server).comment(self.name, mark(KEPT, self._worker.run_id, self._worker.name))
 

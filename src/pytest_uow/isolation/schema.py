@@ -166,6 +166,13 @@ class SchemaIsolation:
         with engine.connect() as connection:
             return run_ending_our_lock_holders(connection, self.scope, names, replace)
 
+    def create_kept(self, server: Engine, name: str, comment: str) -> URL:
+        with server.begin() as connection:
+            quoted = connection.dialect.identifier_preparer.quote_schema(name)
+            connection.exec_driver_sql(f"CREATE SCHEMA {quoted}")
+            connection.exec_driver_sql(_comment_sql(connection.dialect, name, comment))
+        return with_option(server.url, search_path_option(name))
+
     def keep(self, server: Engine) -> None:
         with server.begin() as connection:
             comment = mark(KEPT, self._worker.run_id, self._worker.name)

@@ -29,7 +29,7 @@ from pytest_uow.leftovers.escapes import (
 from pytest_uow.leftovers.leaks import LeakDetector
 from pytest_uow.leftovers.locks import Backend
 from pytest_uow.leftovers.naming import ConnectionNames
-from pytest_uow.namespace.cleaning import TableCleaner
+from pytest_uow.namespace.cleaning import Table, TableCleaner
 from pytest_uow.namespace.engines import WorkerEngines
 from pytest_uow.sources.base import SchemaSource
 
@@ -237,6 +237,10 @@ class Baseline:
         if listener is not None:
             listener.close()
             self._heard.replaced("async")
+
+    def tables_in_order(self, connection: Connection) -> list[Table]:
+        """The namespace's tables, parents first."""
+        return self._table_cleaner.tables_in_order(connection)
 
     def written(self, connection: Connection) -> list[tuple[str, int, int]]:
         """What left the baseline as ``connection`` sees it: per table, its qualified name, the

@@ -215,6 +215,15 @@ class TableCleaner:
         """The baseline rows by table (its quoted, schema-qualified name)."""
         return self._baseline.by_name(self._tables or {})
 
+    def tables_in_order(self, connection: Connection) -> list[Table]:
+        """The namespace's tables, each after the tables it references."""
+        tables = self._tables if self._tables is not None else self._load_tables(connection)
+        graph = {oid: [ref for ref in t.references if ref in tables] for oid, t in tables.items()}
+        try:
+            return [tables[oid] for oid in graphlib.TopologicalSorter(graph).static_order()]
+        except graphlib.CycleError:  # tables that reference each other: no order serves
+            return list(tables.values())
+
     def written(self, connection: Connection) -> list[tuple[str, int, int]]:
         """The tables that left the baseline as ``connection`` sees them (the test's own: its
         uncommitted rows too), each with the rows it holds and how many of them are not the

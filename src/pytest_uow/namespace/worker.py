@@ -14,13 +14,16 @@ import contextlib
 import os
 import time
 
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from pytest_uow.aio.engines import AsyncWorker
 from pytest_uow.diagnosis import is_connection_failure, one_line, remedy, server_code
 from pytest_uow.errors import DatabaseSetupError, UowError
 from pytest_uow.isolation.base import IsolationMode, Template
+from pytest_uow.leftovers.kept import read_rows, write_rows
 from pytest_uow.leftovers.locks import (
     busy_backends,
     describe_backends,
@@ -28,7 +31,9 @@ from pytest_uow.leftovers.locks import (
     lock_holders,
 )
 from pytest_uow.leftovers.naming import ConnectionNames, backend_pid
+from pytest_uow.marks import KEPT_FAILED, mark
 from pytest_uow.namespace.baseline import Baseline
+from pytest_uow.namespace.cleaning import Table
 from pytest_uow.namespace.engines import WorkerEngines
 from pytest_uow.namespace.environment import Environment
 from pytest_uow.namespace.opening import OpenedNamespace, open_namespace
@@ -86,6 +91,8 @@ class WorkerNamespace:
         # Reaping, creating the namespace and building its tables (or the template): seconds.
         self.ready_seconds: float | None = None
         self.reaped: list[str] = []
+        self.kept_failed: list[str] = []  # the namespaces keeping failed tests' rows
+        self._kept_failed = 0
         self.dropped_kept: list[str] = []  # kept by earlier runs, replaced by this one's
 
     @property
@@ -326,6 +333,71 @@ class WorkerNamespace:
                 + (describe_backends(busy) if busy else "none")
             )
         return lines
+
+    def keep_failed(self, connection: Connection) -> str:
+        """What a failed test left, read on its own ``connection`` before its reset, kept in a
+        namespace of its own (``<worker namespace>_f<n>``) that the run leaves in place; the
+        line naming it, with the ``psql`` command that opens it."""
+        assert self._opened is not None
+        isolation = self._opened.isolation
+        try:
+            tables = self.baseline.tables_in_order(connection)
+            rows = read_rows(connection, [(t.qualified_name, t.columns) for t in tables])
+        except SQLAlchemyError as error:
+            return f"the test's rows could not be read to be kept: {one_line(error)}"
+        except Exception as error:  # the driver's own, from its copy API
+            return f"the test's rows could not be read to be kept: {error}"
+        self._kept_failed += 1
+        name = f"{self.name}_f{self._kept_failed}"
+        comment = mark(KEPT_FAILED, self._worker.run_id, self._worker.name, self._kept_failed)
+        in_database = isolation.search_path is None
+        noun = "database" if in_database else "schema"
+        try:
+            url = isolation.create_kept(self._opened.server, name, comment)
+            engine = create_engine(url, poolclass=NullPool)
+            try:
+                with engine.begin() as kept:
+                    targets = self._kept_tables(kept, tables, name, in_database)
+                    write_rows(
+                        kept,
+                        {
+                            targets[t.qualified_name]: (t.columns, rows[t.qualified_name])
+                            for t in tables
+                            if t.qualified_name in rows
+                        },
+                    )
+            finally:
+                engine.dispose()
+        except (SQLAlchemyError, UowError) as error:
+            return f"the test's rows could not be kept in {noun} {name}: {one_line(error)}"
+        self.kept_failed.append(name)
+        shown = url.set(drivername="postgresql", password=None).set(
+            query={key: value for key, value in url.query.items() if key in ("host", "options")}
+        )
+        return (
+            f"kept what the test left, before its reset, in {noun} {name}: "
+            f"psql '{shown.render_as_string(hide_password=False)}' "
+            "(--uow-drop-kept removes it)"
+        )
+
+    @staticmethod
+    def _kept_tables(
+        kept: Connection, tables: list[Table], name: str, in_database: bool
+    ) -> dict[str, str]:
+        """The kept namespace's tables, empty, by the worker table each stands for: a kept
+        database's are the template's (emptied of the baseline's rows); a kept schema's are
+        made like the worker's (columns and NOT NULL, no keys: the rows go in as they were)."""
+        if in_database:
+            if tables:
+                kept.exec_driver_sql(f"TRUNCATE {', '.join(t.qualified_name for t in tables)}")
+            return {t.qualified_name: t.qualified_name for t in tables}
+        schema = kept.dialect.identifier_preparer.quote_schema(name)
+        targets = {}
+        for table in tables:
+            target = f"{schema}.{table.qualified_name[len(table.schema) + 1 :]}"
+            kept.exec_driver_sql(f"CREATE TABLE {target} (LIKE {table.qualified_name})")
+            targets[table.qualified_name] = target
+        return targets
 
     def lock_timeout_line(self, error: BaseException) -> str | None:
         """For a test that failed on ``uow_lock_timeout``: who holds locks on the namespace

@@ -119,6 +119,17 @@ KEEP = Spec(
     title="keep schemas",
     default="off",
 )
+KEEP_FAILED = Spec(
+    "uow_keep_failed",
+    "UOW_KEEP_FAILED",
+    "uow_keep_failed",
+    "keep what a failed test left in the worker namespace, before its reset, in a schema (or "
+    "database) of its own, and print the psql line that opens it (needs uow_database_url)",
+    {"action": argparse.BooleanOptionalAction},
+    label="keep failed",
+    title="keep a failed test's rows",
+    default="off",
+)
 DROP_KEPT = Spec(
     "uow_drop_kept",
     "UOW_DROP_KEPT",
@@ -256,6 +267,7 @@ SPECS = (
     STRATEGY,
     STRATEGIES_BY_PATH,
     KEEP,
+    KEEP_FAILED,
     DROP_KEPT,
     PREFIX,
     LOCK_TIMEOUT,

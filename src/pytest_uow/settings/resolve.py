@@ -72,6 +72,7 @@ class Settings:
     strategy: Sourced[str]
     strategies: Sourced[tuple[tuple[str, str], ...]]  # (node id pattern, strategy), first wins
     keep: Sourced[bool]
+    keep_failed: Sourced[bool]
     drop_kept: Sourced[bool]
     schema_prefix: Sourced[str]
     lock_timeout: Sourced[Seconds]
@@ -137,6 +138,13 @@ def resolve(config: pytest.Config) -> Settings:
     url: Sourced[URL | None] = read(options.URL, parse_url)
     seed = read(options.SEED, _seed_loader(read.where(options.SEED), url.value is not None))
     drop_kept = read(options.DROP_KEPT, _parse_bool, False)
+    keep_failed = read(options.KEEP_FAILED, _parse_bool, False)
+    if keep_failed.value and url.value is None:
+        raise pytest.UsageError(
+            f"uow_keep_failed: on from {keep_failed.source}, but uow_database_url is not set: "
+            "a failed test's rows are kept on a real server (the throwaway server is removed "
+            "after each run)"
+        )
     if drop_kept.value and url.value is None:
         raise pytest.UsageError(
             f"uow_drop_kept: on from {drop_kept.source}, but uow_database_url is not set: kept "
@@ -150,6 +158,7 @@ def resolve(config: pytest.Config) -> Settings:
         strategy=read(options.STRATEGY, _name_in(STRATEGIES), DEFAULT_STRATEGY),
         strategies=read(options.STRATEGIES_BY_PATH, _strategies_by_path, ()),
         keep=read(options.KEEP, _parse_bool, False),
+        keep_failed=keep_failed,
         drop_kept=drop_kept,
         schema_prefix=read(options.PREFIX, _check_prefix, "uow"),
         lock_timeout=read(options.LOCK_TIMEOUT, _parse_seconds, DEFAULT_LOCK_TIMEOUT),

@@ -158,8 +158,13 @@ def uow_session_factory(_uow_run: RunState) -> sessionmaker[Session]:
 def uow_session(uow_session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """One Session from ``uow_session_factory`` (yours, if you override it), closed after the
     test."""
-    with uow_session_factory() as session:
+    from pytest_uow.binding import close_quietly
+
+    session = uow_session_factory()
+    try:
         yield session
+    finally:
+        close_quietly(session.close)
 
 
 def _async_factory(binding: Binding) -> async_sessionmaker[AsyncSession]:

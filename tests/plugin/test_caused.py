@@ -1,7 +1,7 @@
 """Errors the plugin causes name it: a failing test whose database error may come from what
 the plugin did to its connection (``PGOPTIONS`` read by a connection to another database, a
 table the worker namespace was not built with) gets a ``pytest-uow`` report section saying
-what, and the remedy; an unrelated database error gets none."""
+what, and the remedy; an unrelated database error gets no such line."""
 
 from __future__ import annotations
 
@@ -36,4 +36,8 @@ def test_the_failure_report_says_what_the_plugin_did(
             "nothing of the database's own: *",
         ]
     )
-    assert result.stdout.str().count("- pytest-uow -") == 2  # not for the division by zero
+    # Every failing test that used the database says where its data was; only the first two
+    # name what the plugin did to their connection.
+    assert result.stdout.str().count("- pytest-uow -") == 3
+    assert result.stdout.str().count("pytest-uow exports PGOPTIONS") == 1
+    assert result.stdout.str().count("pytest-uow points the connections") == 1

@@ -38,6 +38,7 @@ def _every_value(server_url: str, prefix: str) -> dict[str, tuple[str, str]]:
         "uow_strategy": ("truncate", "truncate"),
         "uow_strategies": ("nothing/* = recreate", "nothing/* = recreate"),
         "uow_keep": ("true", "on"),
+        "uow_keep_failed": ("true", "on"),
         "uow_drop_kept": ("on", "on"),
         "uow_schema_prefix": (prefix, prefix),
         "uow_lock_timeout": ("2.5", "2.5 s"),

@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import scoped_session
 
-from pytest_uow.binding import Binding
+from pytest_uow.binding import Binding, close_quietly
 from pytest_uow.routing import adopt, is_routed, route_connection
 from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore, made_by, watch_sessions
 
@@ -132,7 +132,7 @@ class FlaskSQLAlchemyAdapter:
         fixture keeps pushed from test to test would otherwise keep the last test's session.
         The sessions of request contexts are removed by Flask-SQLAlchemy when they end."""
         with contextlib.suppress(RuntimeError):  # outside an application context
-            self._registry.remove()
+            close_quietly(self._registry.remove, self._registry.registry.clear)
 
     def rebind(self, binding: Binding) -> Restore:
         self._remove_session()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from pytest_uow.binding import Binding
+from pytest_uow.binding import Binding, close_quietly
 from pytest_uow.sessions.base import SESSION_DEFAULTS, Restore, made_by, watch_sessions
 
 
@@ -49,7 +49,7 @@ class ScopedSessionAdapter:
         restore_factory = reconfigure(self._registry.session_factory, binding, self.spec)
 
         def restore() -> None:
-            self._registry.remove()
+            close_quietly(self._registry.remove, self._registry.registry.clear)
             restore_factory()
 
         return restore

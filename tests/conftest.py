@@ -43,7 +43,10 @@ def psycopg2_url(url: str) -> str:
 
 
 # The pytest plugins of this project's own environment: pytest-uow and the test extra's.
-OWN_PLUGIN_DISTRIBUTIONS = {"pytest", "pytest-uow", "pytest-xdist", "pytest-randomly"}
+# pytest-randomly is not among them: where factory_boy, Faker and polyfactory are installed
+# (the test extra has them) it imports all three to reseed them, 1.6 s a process here; the
+# inner runs that shuffle their tests ask for it (``-p randomly``).
+OWN_PLUGIN_DISTRIBUTIONS = {"pytest", "pytest-uow", "pytest-xdist"}
 # Whatever else the machine has installed (hypothesis' plugin alone costs a second a process
 # here) is kept out of the pytest runs the tests start, so they run as on a clean machine.
 OTHER_PLUGINS = sorted(

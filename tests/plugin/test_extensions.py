@@ -78,7 +78,12 @@ def test_migrations_that_create_and_use_extensions_build_every_worker_schema(
     before = installed(own_database)
 
     result = with_extensions.runpytest_subprocess(
-        "-n", "2", f"--uow-schema-prefix={own_prefix}", "--uow-check-migrations"
+        "-n",
+        "2",
+        "-p",
+        "randomly",
+        f"--uow-schema-prefix={own_prefix}",
+        "--uow-check-migrations",
     )
 
     result.assert_outcomes(passed=6 + 4)  # the tests, and four migration checks

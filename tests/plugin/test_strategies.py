@@ -62,6 +62,8 @@ def test_mixed_strategies_in_random_order_leave_nothing(
     result = project.runpytest_subprocess(
         "-n",
         "2",
+        "-p",
+        "randomly",
         "--randomly-seed=1",
         f"--uow-schema-prefix={prefix}",
         "--uow-keep",

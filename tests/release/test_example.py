@@ -126,7 +126,7 @@ def test_sqlmodel_example_adopts_the_plugin_by_settings_alone(
 
 
 def _run_example(where: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "randomly", *args]
     return subprocess.run(
         command, cwd=where, env=env, capture_output=True, text=True, check=False, timeout=600
     )

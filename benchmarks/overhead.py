@@ -23,6 +23,7 @@ one loop for the session (the connection stays from test to test), with asyncpg 
     python benchmarks/overhead.py --only async     # the async variants, and both baselines
     python benchmarks/overhead.py --only watched   # a test asking nothing of the plugin
     python benchmarks/overhead.py --only "app engine"   # re-bound against routed
+    python benchmarks/overhead.py --only "insert + commit"   # with module-scoped rows too
     .tox/sa14/bin/python benchmarks/overhead.py --only "insert + commit"   # on SQLAlchemy 1.4
 """
 
@@ -136,6 +137,23 @@ APP_INSERT_AND_COMMIT = (
     "        session.commit()\n"
 )
 MARKED = "import pytest\npytestmark = pytest.mark.uow(strategy='rollback')\n"
+# A module-scoped fixture whose rows every test of the module sees (``scoped.py``): each test
+# then resets to a savepoint above the fixture's instead of rolling back its transaction.
+MODULE_ROWS = textwrap.dedent("""
+    import pytest
+    from app import items
+
+
+    @pytest.fixture(scope="module")
+    def shared(uow_scoped_session):
+        uow_scoped_session.execute(items.insert().values(name="shared"))
+        uow_scoped_session.commit()
+""")
+MODULE_ROWS_INSERT_AND_COMMIT = (
+    "def test_{i}(shared, uow_session):\n"
+    "    uow_session.execute(items.insert().values(name='x'))\n"
+    "    uow_session.commit()\n"
+)
 PLAIN = "plain pytest (-p no:uow)"
 PLAIN_ASYNC = "plain async pytest (-p no:uow)"
 UNASKED = "no fixture, configured (watched)"
@@ -171,6 +189,9 @@ def _variants() -> dict[str, Variant]:
         RECIPE: Variant(INSERT_AND_COMMIT, ["-p", "no:uow"], RECIPE_CONFTEST),
         "uow_session, no writes": Variant("def test_{i}(uow_session):\n    pass\n", []),
         PLUGIN: Variant(INSERT_AND_COMMIT, []),
+        "module-scoped rows, insert + commit": Variant(
+            MODULE_ROWS_INSERT_AND_COMMIT, [], header=MODULE_ROWS
+        ),
         # The leak detector scans the tables outside the worker schemas: few, in these suites.
         "insert + commit, check leaks": Variant(INSERT_AND_COMMIT, ["--uow-check-leaks"]),
         "uow_session, truncate": Variant(INSERT_AND_COMMIT, ["--uow-strategy=truncate"]),

@@ -23,6 +23,10 @@ class AsyncSide(Protocol):
     def track(self, session: Any) -> None:
         """A session the plugin handed out: closed after the test, on its loop."""
 
+    @property
+    def drivers_used(self) -> list[str]:
+        """The async drivers whose connection the test's async sessions used so far."""
+
 
 # invalid_savepoint_specification, in_failed_sql_transaction
 _GONE_WITH_AN_OUTER_SAVEPOINT = frozenset({"3B001", "25P02"})

@@ -21,7 +21,7 @@ from pytest_uow.versions import unsupported_sqlalchemy
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
     from pytest_uow.binding import Binding
     from pytest_uow.live import LiveServer
@@ -165,6 +165,46 @@ def uow_session(uow_session_factory: sessionmaker[Session]) -> Iterator[Session]
         yield session
     finally:
         close_quietly(session.close)
+
+
+@pytest.fixture(scope="session")
+def uow_scoped_session(_uow_run: RunState) -> Iterator[scoped_session[Session]]:
+    """A ``scoped_session`` for fixtures of any scope: what a class-, module-, package- or
+    session-scoped fixture writes through it is seen by every test in that scope and removed
+    when the fixture is finalized; what a test writes through it goes after the test. Its
+    session follows the running test's isolation, and is removed at the end of every test;
+    objects keep their loaded attributes after a commit (``expire_on_commit=False``), so that
+    what a wider-scoped fixture returns can still be read by the tests after it."""
+    from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+    from pytest_uow.errors import UowError
+    from pytest_uow.savepoints import JOIN_OPTIONS
+
+    class RunningTestSession(Session):
+        """Binds to the running test's isolation (given it now, if it had none)."""
+
+        def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+            CURRENT.needs_isolation()
+            binding = CURRENT.binding
+            if binding is None:
+                raise UowError(
+                    "uow_scoped_session was used outside a test's isolation (a fixture's "
+                    "teardown after its test ended, or a thread after it): use it while a test runs"
+                )
+            return binding.bind
+
+    registry = scoped_session(
+        sessionmaker(class_=RunningTestSession, expire_on_commit=False, **JOIN_OPTIONS)
+    )
+
+    def remove_after_test(nodeid: str | None) -> None:
+        if nodeid is None:
+            registry.remove()
+
+    CURRENT.listen(remove_after_test)
+    yield registry
+    CURRENT.stop_listening(remove_after_test)
+    registry.remove()
 
 
 def _async_factory(binding: Binding) -> async_sessionmaker[AsyncSession]:

@@ -20,6 +20,7 @@ from pytest_uow.namespace.opening import drop_kept, scratch_namespace
 from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.report import settings_lines, summary_lines
 from pytest_uow.reset import begin, end, need_of, settle_escapes, where_the_data_was
+from pytest_uow.scoped import scoped_data
 from pytest_uow.server.address import ConfiguredServer, ServerAddress
 from pytest_uow.server.run import RunServer
 from pytest_uow.sessions.base import reached
@@ -152,6 +153,17 @@ def explain_failure(
         error = error.__cause__ or error.__context__
     if lines:
         report.sections.append(("pytest-uow", "\n".join(lines)))
+
+
+def around_fixture_set_up(fixturedef: Any, request: Any) -> contextlib.AbstractContextManager[None]:
+    """A wider-scoped fixture's rows live as long as it does (``scoped.py``)."""
+    config = request.config
+    return scoped_data(config, run_state(config)).around_set_up(fixturedef, request)
+
+
+def fixture_finalized(fixturedef: Any, request: Any) -> None:
+    config = request.config
+    scoped_data(config, run_state(config)).finalized(fixturedef)
 
 
 def begin_test(item: pytest.Item) -> None:

@@ -12,5 +12,7 @@ FUNCTION_FIXTURES = (
     frozenset({"uow_connection", "uow_session_factory", "uow_session", "uow_live_server"})
     | ASYNC_FIXTURES
 )
-SESSION_FIXTURES = frozenset({"uow_database_url", "uow_dsn", "uow_schema", "uow_engine"})
+SESSION_FIXTURES = frozenset(
+    {"uow_database_url", "uow_dsn", "uow_schema", "uow_engine", "uow_scoped_session"}
+)
 DATABASE_FIXTURES = FUNCTION_FIXTURES | SESSION_FIXTURES

@@ -32,6 +32,7 @@ from pytest_uow.fixtures import (
     uow_live_app,
     uow_live_server,
     uow_schema,
+    uow_scoped_session,
     uow_session,
     uow_session_factory,
     uow_worker_index,
@@ -62,6 +63,7 @@ __all__ = [
     "uow_live_app",
     "uow_live_server",
     "uow_schema",
+    "uow_scoped_session",
     "uow_session",
     "uow_session_factory",
     "uow_worker_index",
@@ -119,6 +121,22 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
         hooks = item.config.stash.get(_LOADED, None)
         if hooks is not None:
             hooks.end_test(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, object, object]:
+    """What a fixture of a wider scope than the test writes lives as long as it does."""
+    hooks = request.config.stash.get(_LOADED, None)
+    if hooks is None or fixturedef.scope == "function":
+        return (yield)
+    with hooks.around_fixture_set_up(fixturedef, request):
+        return (yield)
+
+
+def pytest_fixture_post_finalizer(fixturedef: Any, request: Any) -> None:
+    hooks = request.config.stash.get(_LOADED, None)
+    if hooks is not None and fixturedef.scope != "function":
+        hooks.fixture_finalized(fixturedef, request)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -32,6 +32,7 @@ from pytest_uow.migrations.items import MigrationCheck
 from pytest_uow.namespace.engines import isolation_level_of
 from pytest_uow.namespace.worker import WorkerNamespace
 from pytest_uow.needs import ASYNC_FIXTURES, FUNCTION_FIXTURES, SESSION_FIXTURES
+from pytest_uow.scoped import scoped_data
 from pytest_uow.sessions.registry import rebound
 from pytest_uow.settings.resolve import Sourced
 from pytest_uow.state import STATE, RunState
@@ -120,6 +121,13 @@ def begin(item: pytest.Item, state: RunState) -> None:
         _fail(unsettled)
     marker = item.get_closest_marker(MARKER)
     need = need_of(item, state, marker)
+    if state.namespace.is_open and not state.namespace.lost:
+        # A test that asked for nothing may still be isolated on demand, with this strategy.
+        real_commits = (
+            need is not Need.NOTHING
+            and STRATEGIES[_strategy_name(item, marker, state)].undoes_every_connection
+        )
+        scoped_data(item.config, state).before_test(real_commits)
     if need is Need.ISOLATION:
         life = TestLife(state, item, marker)
         life.start()
@@ -151,14 +159,21 @@ def end(item: pytest.Item, state: RunState) -> None:
     """After the test and all its fixtures: no test runs any more, then its reset and leak
     check."""
     CURRENT.clear()
-    life = item.stash.get(_LIFE, None)
-    if life is not None:
-        del item.stash[_LIFE]
-        life.finish()
-    watch = item.stash.get(_WATCH, None)
-    if watch is not None:
-        del item.stash[_WATCH]
-        watch.finish(item.config)
+    scoped = scoped_data(item.config, state)
+    try:
+        life = item.stash.get(_LIFE, None)
+        if life is not None:
+            del item.stash[_LIFE]
+            if life.rebuilds:
+                scoped.before_rebuild()
+            life.finish()
+        watch = item.stash.get(_WATCH, None)
+        if watch is not None:
+            del item.stash[_WATCH]
+            watch.finish(item.config)
+    finally:
+        if state.namespace.is_open and not state.namespace.lost:
+            scoped.settle()
 
 
 class UnaskedTest:
@@ -405,6 +420,7 @@ class TestLife:
             if not binding.commits_are_real:
                 self._router.join(binding.connection)
                 self._joined = True
+            scoped_data(self._config, self._state).isolated(binding)
             if self._state.settings.adapters:
                 self._rebinding = rebound(self._state.settings.adapters, binding)
                 self._rebinding.__enter__()
@@ -464,6 +480,11 @@ class TestLife:
         if message is not None:
             _fail(message)
 
+    @property
+    def rebuilds(self) -> bool:
+        """Whether its reset rebuilds the namespace (``recreate``)."""
+        return self._strategy.name == "recreate"
+
     def where_the_data_was(self, keep: bool) -> list[str]:
         """For the test's failure report, while its isolation is still open; with ``keep``
         (``--uow-keep-failed``), its rows kept in a namespace of their own."""
@@ -471,6 +492,9 @@ class TestLife:
             return []
         connection = self._binding.connection
         lines = self._namespace.where_the_data_was(connection, self._strategy.name)
+        scoped = scoped_data(self._config, self._state).report_line()
+        if scoped is not None:
+            lines.append(scoped)
         if keep:
             lines.append(self._namespace.keep_failed(connection))
         return lines

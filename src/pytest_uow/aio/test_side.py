@@ -46,6 +46,11 @@ class AsyncTestSide:
         self._states: dict[str, OnLoop] = {}  # by driver
         self._sessions: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
 
+    @property
+    def drivers_used(self) -> list[str]:
+        """The async drivers whose connection the test's async sessions used so far."""
+        return list(self._states)
+
     def _state(self, driver: str | None) -> OnLoop:
         driver = driver or self._worker.driver
         state = self._worker.on_running_loop(driver)

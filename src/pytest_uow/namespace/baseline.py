@@ -10,7 +10,7 @@ leak detector too, so that baseline rows are never reported as leaks.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -31,6 +31,8 @@ from pytest_uow.leftovers.locks import Backend
 from pytest_uow.leftovers.naming import ConnectionNames
 from pytest_uow.namespace.cleaning import Table, TableCleaner
 from pytest_uow.namespace.engines import WorkerEngines
+from pytest_uow.namespace.levels import KeptLevels, Level
+from pytest_uow.savepoints import track_savepoints
 from pytest_uow.sources.base import SchemaSource
 
 # A table, schema or column of the build is gone (undefined_table, invalid_schema_name,
@@ -63,6 +65,10 @@ class Baseline:
         self._cleaner: TableCleaner | None = None
         self._leak_detector: LeakDetector | None = None
         self._kept: Connection | None = None
+        # Scoped data under rollback: the kept connection's savepoint per fixture, and
+        # whether a kept connection that held some was replaced (its fixtures set up again).
+        self.levels = KeptLevels()
+        self.levels_lost = False
         # Escapes (``escapes.py``): whether the tables notify, who listens on the kept
         # connection, and whether everything committed before now was taken from it.
         self._watch_installed: bool | None = None  # None: not yet (False: no tables to watch)
@@ -124,16 +130,13 @@ class Baseline:
         cannot serve as a fresh one would: closed or invalidated by the test, given execution
         options (an isolation level, say) by it, or hung up on by the server."""
         kept = self._kept
-        if kept is not None and (
-            kept.closed
-            or kept.invalidated
-            or kept.get_execution_options() != self.engine.get_execution_options()
-            or self._hung_up(kept)
-        ):
+        if kept is not None and self._unusable(kept):
             self._discard_kept()
             kept = None
         if kept is None:
+            track_savepoints(self.engine.dialect)
             kept = self._kept = self.engine.connect()
+            self.levels.attach(kept)
             self._names.forget(kept)  # the plugin's, from test to test
             # What it writes is the test's own; where it is psycopg2's, it listens too, so
             # that a test's ROLLBACK brings what other connections committed meanwhile.
@@ -147,6 +150,68 @@ class Baseline:
         else:
             self._end_kept_transaction()
         return kept
+
+    @contextlib.contextmanager
+    def rolled_back(self) -> Iterator[Connection]:
+        """The kept connection inside the test's transaction (or, where scoped data holds its
+        transaction, the test's savepoint above it), undone on exit."""
+        connection = self.test_connection()
+        self.levels.begin_test()
+        try:
+            yield connection
+        finally:
+            self.levels.end_test()
+
+    def levels_intact(self) -> bool:
+        """Before a test: whether the scoped data the kept connection held is still there (a
+        kept connection that cannot serve the next test is replaced now)."""
+        kept = self._kept
+        if kept is not None and self.levels.holding and self._unusable(kept):
+            self._discard_kept()
+        lost, self.levels_lost = self.levels_lost, False
+        return not lost
+
+    def open_level(self) -> Level:
+        """A wider-scoped fixture is set up in a ``rollback`` test (``levels.py``)."""
+        return self.levels.open_level()
+
+    def close_set_up(self, level: Level) -> bool:
+        return self.levels.close_set_up(level)
+
+    def end_levels(self, levels: list[Level]) -> None:
+        self.levels.end_levels(levels)
+
+    def push_layer(self) -> bool:
+        """A wider-scoped fixture committed rows in a test with real commits: they are the
+        baseline until ``pop_layer``. What was heard of those commits is no test's escape."""
+        self._listener_current = False
+        pushed = self._table_cleaner.push_layer()
+        if pushed:
+            self._at_baseline = True
+        return pushed
+
+    def pop_layer(self) -> None:
+        self._end_kept_transaction()
+        self._listener_current = False
+        self._table_cleaner.pop_layer()
+
+    @property
+    def layers_lost(self) -> bool:
+        """The layers' copies went with the cleaner's connection (after an error)."""
+        cleaner = self._cleaner
+        lost = cleaner is not None and cleaner.layers_lost
+        if lost:
+            assert cleaner is not None
+            cleaner.layers_lost = False
+        return lost
+
+    def _unusable(self, kept: Connection) -> bool:
+        return (
+            kept.closed
+            or kept.invalidated
+            or kept.get_execution_options() != self.engine.get_execution_options()
+            or self._hung_up(kept)
+        )
 
     def _hung_up(self, kept: Connection) -> bool:
         """Whether the server closed the idle kept connection: it has something to read only
@@ -203,6 +268,8 @@ class Baseline:
         on the server), so that no question needs asking."""
         kept = self._kept
         if not self._kept_listens or kept is None or kept.closed or kept.invalidated:
+            return False
+        if self.levels.holding:  # the reset is a rollback to a savepoint: nothing delivered
             return False
         dbapi_connection: Any = kept.connection.dbapi_connection
         status = dbapi_connection.info.transaction_status
@@ -303,6 +370,8 @@ class Baseline:
         self._at_baseline = False
         self._listener_current = False
         self._watch_installed = None  # the tables are new
+        if self._cleaner is not None:
+            self._cleaner.forget_layers()
         if self._isolation.rebuild_replaces_database:
             self.close()
             self.engine.dispose()
@@ -322,10 +391,14 @@ class Baseline:
         """A session the test did not close may begin a transaction on the kept connection
         when it is collected; ended before anything that needs the tables' locks."""
         kept = self._kept
+        if self.levels.holding:  # scoped data: its transaction is held on purpose
+            return
         if kept is not None and not kept.closed and kept.in_transaction():
             kept.rollback()
 
     def _discard_kept(self) -> None:
+        if self.levels.detach():
+            self.levels_lost = True
         self._heard.replaced("kept")
         kept, self._kept = self._kept, None
         if kept is not None:

@@ -109,8 +109,10 @@ class TableCleaner:
         self._sequences: dict[int, int] = {}  # oid -> start value
         self._prepared = False  # whether our connection holds the dirty-tables statement
         self._baseline = Baseline()
+        self._layers: list[Baseline] = []  # baselines under the scoped fixtures' layers
         # The baseline had rows, and their copies went with a connection that was dropped.
         self.baseline_lost = False
+        self.layers_lost = False  # scoped fixtures' layers went with a dropped connection
 
     def _connect(self) -> Connection:
         if self._connection is None:
@@ -164,47 +166,120 @@ class TableCleaner:
             )
             self._prepared = True
 
+    def _tables_prepared(self, connection: Connection) -> dict[int, Table]:
+        """The tables, read (and the dirty-tables query prepared) if they were not."""
+        if self._tables is None:
+            self._tables = self._load_tables(connection)
+            self._prepare(connection, self._tables)
+        return self._tables
+
     def take_baseline(self) -> None:
         """The namespace was just built: note its rows (copied) and sequence positions, and
         prepare the dirty-tables query against them."""
 
         def take(connection: Connection) -> None:
-            for rows in self._baseline.rows.values():
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{rows.copy}")
-            self._baseline = Baseline()
+            for baseline in (*self._layers, self._baseline):
+                _drop_copies(connection, baseline)
+            self._layers.clear()
             tables = self._load_tables(connection)
-            counts = [
-                f"SELECT {t.oid}::bigint, count(*), "
-                f"coalesce(array_agg(DISTINCT xmin::text), '{{}}') FROM {t.qualified_name}"
-                for t in tables.values()
-            ]
-            found = connection.exec_driver_sql(" UNION ALL ".join(counts)).all() if counts else []
-            for oid, count, xmins in found:
-                if count:
-                    table = tables[int(oid)]
-                    copy = f"uow_baseline_{int(oid)}"
-                    connection.exec_driver_sql(
-                        f"CREATE TEMPORARY TABLE {copy} AS "
-                        f"SELECT {table.columns} FROM {table.qualified_name}"
-                    )
-                    self._baseline.rows[table.oid] = BaselineRows(
-                        int(count), tuple(sorted(xmins)), copy
-                    )
-            if self._sequences:
-                positions = connection.exec_driver_sql(
-                    " UNION ALL ".join(
-                        f"SELECT {oid}::bigint, pg_sequence_last_value({oid})"
-                        for oid in self._sequences
-                    )
-                ).all()
-                self._baseline.sequences = {
-                    int(oid): None if value is None else int(value) for oid, value in positions
-                }
+            self._baseline = self._snapshot(connection, tables, "")
             self._prepare(connection, tables)
             self._tables = tables
 
         self.run_locked(take)
         self.baseline_lost = False
+
+    def _snapshot(
+        self, connection: Connection, tables: Mapping[int, Table], suffix: str
+    ) -> Baseline:
+        """What the tables hold now: their rows, copied into temporary tables (``suffix`` tells
+        a layer's copies from those beneath), and the sequences' positions."""
+        snapshot = Baseline()
+        counts = [
+            f"SELECT {t.oid}::bigint, count(*), "
+            f"coalesce(array_agg(DISTINCT xmin::text), '{{}}') FROM {t.qualified_name}"
+            for t in tables.values()
+        ]
+        found = connection.exec_driver_sql(" UNION ALL ".join(counts)).all() if counts else []
+        for oid, count, xmins in found:
+            if count:
+                table = tables[int(oid)]
+                copy = f"uow_baseline_{int(oid)}{suffix}"
+                connection.exec_driver_sql(
+                    f"CREATE TEMPORARY TABLE {copy} AS "
+                    f"SELECT {table.columns} FROM {table.qualified_name}"
+                )
+                snapshot.rows[table.oid] = BaselineRows(int(count), tuple(sorted(xmins)), copy)
+        if self._sequences:
+            positions = connection.exec_driver_sql(
+                " UNION ALL ".join(
+                    f"SELECT {oid}::bigint, pg_sequence_last_value({oid})"
+                    for oid in self._sequences
+                )
+            ).all()
+            snapshot.sequences = {
+                int(oid): None if value is None else int(value) for oid, value in positions
+            }
+        return snapshot
+
+    def push_layer(self) -> bool:
+        """What a scoped fixture committed becomes the baseline that resets return to, the
+        baseline before kept beneath it (``pop_layer``); False where the tables had not left
+        the baseline (no layer)."""
+        pushed = False
+
+        def push(connection: Connection) -> None:
+            nonlocal pushed
+            tables = self._tables_prepared(connection)
+            if not self._prepared:
+                return
+            found = connection.exec_driver_sql(f"EXECUTE {_DIRTY_STATEMENT}")
+            # Rows, not sequences: a level's rolled-back inserts advance sequences too.
+            if all(int(size) == USED_SEQUENCE for _, size in found):
+                return
+            self._layers.append(self._baseline)
+            self._baseline = self._snapshot(connection, tables, f"_{len(self._layers)}")
+            self._prepare(connection, tables)
+            pushed = True
+
+        self.run_locked(push)
+        return pushed
+
+    def pop_layer(self) -> None:
+        """The top layer's fixture was finalized: the tables return to the baseline beneath."""
+        if not self._layers:
+            return
+        layer = self._baseline
+        self._baseline = self._layers.pop()
+
+        def pop(connection: Connection) -> None:
+            if self._tables is not None:
+                self._prepare(connection, self._tables)
+
+        self.run_locked(pop)
+        self.clean()
+        self.run_locked(lambda connection: _drop_copies(connection, layer))
+
+    def forget_layers(self) -> None:
+        """The namespace is rebuilt: the layers' rows go with it (their fixtures were
+        finalized first); the bottom baseline is what the build gives again."""
+        if not self._layers:
+            return
+        layers = [*self._layers[1:], self._baseline]
+        self._baseline = self._layers[0]
+        self._layers.clear()
+        if self._connection is not None:
+
+            def drop(connection: Connection) -> None:
+                for layer in layers:
+                    _drop_copies(connection, layer)
+
+            self.run_locked(drop)
+
+    @property
+    def layers(self) -> int:
+        """How many scoped fixtures' rows are layered on the baseline."""
+        return len(self._layers)
 
     @property
     def baseline_has_rows(self) -> bool:
@@ -256,10 +331,7 @@ class TableCleaner:
 
         def install(connection: Connection) -> None:
             nonlocal installed
-            if self._tables is None:
-                self._tables = self._load_tables(connection)
-                self._prepare(connection, self._tables)
-            tables = list(self._tables.values())
+            tables = list(self._tables_prepared(connection).values())
             if tables:
                 schema = self._scope.schema
                 function_schema = (
@@ -289,15 +361,13 @@ class TableCleaner:
 
         def empty(connection: Connection) -> None:
             # Preparing the query locks the tables too, so it is part of what may be retried.
-            if self._tables is None:
-                self._tables = self._load_tables(connection)
-                self._prepare(connection, self._tables)
+            tables = self._tables_prepared(connection)
             if self._prepared:
                 found = connection.exec_driver_sql(f"EXECUTE {_DIRTY_STATEMENT}")
                 dirty.clear()
                 dirty.update((int(oid), int(size)) for oid, size in found)
             if dirty:
-                plan = emptying_plan(self._tables, self._sequences, dirty, self._baseline)
+                plan = emptying_plan(tables, self._sequences, dirty, self._baseline)
                 connection.exec_driver_sql(plan.sql)
                 if plan.refilled:
                     self._note_refill(connection, plan.refilled)
@@ -343,9 +413,18 @@ class TableCleaner:
             self._connection = None
         self._tables = None
         self._prepared = False
+        if self._layers:  # the layers' copies went too: the tables return to the bottom
+            self._baseline = self._layers[0]
+            self._layers.clear()
+            self.layers_lost = True
         if self._baseline.rows:
             self.baseline_lost = True
         self._baseline = Baseline(sequences=self._baseline.sequences)
+
+
+def _drop_copies(connection: Connection, baseline: Baseline) -> None:
+    for rows in baseline.rows.values():
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{rows.copy}")
 
 
 def _sql_value(value: int | None) -> str:

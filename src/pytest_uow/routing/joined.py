@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 
 from pytest_uow.errors import UowError
+from pytest_uow.savepoints import stack_of
 
 # The dialect methods that would end the test's transaction, alter its connection or close it.
 # Those that take the pool's proxy (``PoolProxiedConnection``) per checkout, and those that take
@@ -48,6 +49,7 @@ class JoinedConnection:
         self.dbapi_connection = dbapi_connection
         self.driver = driver
         self.joined = False  # a test runs in its transaction: savepoints are taken
+        self.begun = 0  # how many transactions application engines began on it
         self._savepoints: list[tuple[object, str]] = []  # (the checkout's proxy, name)
 
     def _execute(self, statement: str) -> None:
@@ -65,21 +67,35 @@ class JoinedConnection:
 
     def begin(self, checkout: object) -> None:
         if self.joined and self._index(checkout) is None:
+            self.begun += 1
             name = f"uow_app_{next(_names)}"
             self._execute(f"SAVEPOINT {name}")
             self._savepoints.append((checkout, name))
+            stack = stack_of(self.dbapi_connection)
+            if stack is not None:
+                stack.opened(name)
 
     def commit(self, checkout: object) -> None:
-        """Release the checkout's savepoint (and, as PostgreSQL does, any opened after it)."""
+        """Release the checkout's savepoint (and, as PostgreSQL does, any opened after it),
+        unless scoped data keeps it (``savepoints.SavepointStack``)."""
         name = self._take(checkout)
-        if name is not None:
+        if name is None:
+            return
+        stack = stack_of(self.dbapi_connection)
+        if stack is None or stack.release(name):
             self._execute(f"RELEASE SAVEPOINT {name}")
 
     def rollback(self, checkout: object) -> None:
         name = self._take(checkout)
-        if name is not None:
-            self._execute(f"ROLLBACK TO SAVEPOINT {name}")
+        if name is None:
+            return
+        stack = stack_of(self.dbapi_connection)
+        target = name if stack is None else stack.rollback_target(name)
+        self._execute(f"ROLLBACK TO SAVEPOINT {target or name}")
+        if target in (None, name):
             self._execute(f"RELEASE SAVEPOINT {name}")
+            if stack is not None:
+                stack.released(name)
 
     def _take(self, checkout: object) -> str | None:
         """The name of the checkout's savepoint, which ends now with those opened after it."""

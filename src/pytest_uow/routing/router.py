@@ -162,6 +162,16 @@ class EngineRouter:
         self._joined[driver] = joined
         return joined
 
+    def begun_elsewhere(self, connection: Connection) -> list[tuple[str, int]]:
+        """Per driver, how many transactions application engines began on the test's
+        connections other than ``connection`` (another driver's, the async side's)."""
+        kept = connection.connection.dbapi_connection
+        return [
+            (name if not is_async else f"{name} (async)", joined.begun)
+            for (name, is_async), joined in (self._joined or {}).items()
+            if joined.dbapi_connection is not kept
+        ]
+
     def lend_during(
         self, connection: Connection, every_engine: bool
     ) -> tuple[dict[Driver, JoinedConnection] | None, bool, bool]:

@@ -23,8 +23,9 @@ class ResetTarget(Protocol):
     def engine(self) -> Engine:
         """Every connection of it uses the worker's namespace."""
 
-    def test_connection(self) -> Connection:
-        """A connection to the namespace, outside any transaction, for one test at a time."""
+    def rolled_back(self) -> AbstractContextManager[Connection]:
+        """A connection to the namespace inside the test's transaction, for one test at a
+        time; what it wrote is undone on exit."""
 
     def engine_like(self, original_bind: object) -> Engine:
         """The worker engine at the isolation level an application's own engine asked for."""

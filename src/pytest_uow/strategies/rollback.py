@@ -15,7 +15,9 @@ class RollbackStrategy:
     """Sessions join the test's transaction through savepoints (SQLAlchemy's "Joining a Session
     into an External Transaction" recipe, in its 2.0 or 1.4 form: ``savepoints.py``): the
     application's ``commit()`` releases a savepoint and its ``rollback()`` returns to one, so it
-    behaves as in production while nothing it writes survives the test.
+    behaves as in production while nothing it writes survives the test. Where wider-scoped
+    fixtures keep rows, the test's transaction is a savepoint above theirs
+    (``namespace/levels.py``).
     """
 
     name: ClassVar[str] = "rollback"
@@ -24,12 +26,9 @@ class RollbackStrategy:
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:
         target.sequences_may_have_advanced()
-        connection = target.test_connection()
-        transaction = connection.begin()
-        join_sessions(connection)
-        try:
-            yield Binding(connection, connection, JOIN_OPTIONS)
-        finally:
-            release(connection)
-            if transaction.is_active:
-                transaction.rollback()
+        with target.rolled_back() as connection:
+            join_sessions(connection)
+            try:
+                yield Binding(connection, connection, JOIN_OPTIONS)
+            finally:
+                release(connection)

@@ -152,6 +152,7 @@ class WorkerNamespace:
             )
             raise self._error from error
         self._opened, self._engines, self._baseline = opened, engines, baseline
+        self.router.own_connections = baseline.levels
         self.names.watch_every_engine()
         self.ready_seconds = round(time.perf_counter() - started, 4)
         self._environment.export(opened.isolation.environment(opened.url))
@@ -222,6 +223,7 @@ class WorkerNamespace:
         """The worker database is about to be replaced: what connects to it lets go."""
         self._route.rebuilt()
         self.router.release_idle()
+        self.router.close_own()
         if self._aio is not None:
             self._aio.release_connections()
 

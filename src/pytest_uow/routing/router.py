@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
@@ -35,6 +35,20 @@ _LOOP = "pytest-uow loop"  # in an async routed pool entry's info: the loop it b
 _AUTOCOMMIT = "pytest-uow autocommit"  # in a routed pool entry's info: it never joins a test
 _OUT = "pytest-uow checked out"  # in a routed pool entry's info: whether the application has it
 Driver = tuple[str, bool]  # a dialect's driver, and whether it is async
+
+
+class OwnConnections(Protocol):
+    """Who keeps the transactions of the connections the router opens for other drivers from
+    test to test, where wider-scoped fixtures keep rows in them (``namespace/levels.py``)."""
+
+    def adopt(self, dbapi_connection: Any) -> None:
+        """A connection the router just opened joins the test's connections."""
+
+    def holds(self, dbapi_connection: Any) -> bool:
+        """Whether its transaction is ended there, not by the router."""
+
+    def release(self, dbapi_connection: Any) -> None:
+        """The router closes it."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -101,6 +115,7 @@ class EngineRouter:
         self._lent: dict[int, JoinedConnection] = {}  # by id of the DBAPI connection
         self._joined: dict[Driver, JoinedConnection] | None = None  # while a rollback test runs
         self._own: dict[Driver, JoinedConnection] = {}  # opened for drivers the test lacks
+        self.own_connections: OwnConnections | None = None  # set once the namespace is open
         self._overridden = OverriddenDialects(self._lent_connection)
         self._routed: weakref.WeakSet[Any] = weakref.WeakSet()  # pool entries given a route
         self._lend_to_every_engine = False  # a migration environment runs (``lending``)
@@ -138,11 +153,19 @@ class EngineRouter:
                 entry.invalidate()  # the namespace goes: nothing stays connected to it
         self._routed.clear()
         self._overridden.restore()
+        self.close_own()
+        self._lent.clear()
+
+    def close_own(self) -> None:
+        """The connections opened for drivers the test lacks are closed (the worker database
+        is replaced, or the run ends); they are opened again when next needed."""
         for joined in self._own.values():
+            self._lent.pop(id(joined.dbapi_connection), None)
+            if self.own_connections is not None:
+                self.own_connections.release(joined.dbapi_connection)
             with contextlib.suppress(Exception):  # already closed or broken: nothing to release
                 joined.dbapi_connection.close()
         self._own.clear()
-        self._lent.clear()
 
     # One rollback test.
 
@@ -164,12 +187,14 @@ class EngineRouter:
 
     def begun_elsewhere(self, connection: Connection) -> list[tuple[str, int]]:
         """Per driver, how many transactions application engines began on the test's
-        connections other than ``connection`` (another driver's, the async side's)."""
+        connections whose transactions nobody holds from test to test (the async side's)."""
         kept = connection.connection.dbapi_connection
+        held = self.own_connections
         return [
             (name if not is_async else f"{name} (async)", joined.begun)
             for (name, is_async), joined in (self._joined or {}).items()
             if joined.dbapi_connection is not kept
+            and not (held is not None and held.holds(joined.dbapi_connection))
         ]
 
     def lend_during(
@@ -195,9 +220,12 @@ class EngineRouter:
         """The test's transaction ends: what was lent is no longer joined; what the router
         opened for another driver is rolled back."""
         joined, self._joined = self._joined, None
+        held = self.own_connections
         for lent in (joined or {}).values():
             lent.leave()
-            if lent in self._own.values():
+            if lent in self._own.values() and not (
+                held is not None and held.holds(lent.dbapi_connection)
+            ):
                 lent.dbapi_connection.rollback()
 
     # The events.
@@ -304,6 +332,8 @@ class EngineRouter:
             own = JoinedConnection(dialect.connect(*cargs, **routed), driver)
             self._own[driver] = own
             self._lent[id(own.dbapi_connection)] = own
+            if self.own_connections is not None:
+                self.own_connections.adopt(own.dbapi_connection)
         own.join()
         self._joined[driver] = own
         return own

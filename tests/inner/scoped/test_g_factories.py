@@ -1,8 +1,13 @@
 """Module-scoped rows from factory_boy (bound to the application's scoped_session, flushing)
 and from polyfactory (bound to the plugin's uow_scoped_session, committing)."""
 
-import factory
 import pytest
+import sqlalchemy
+
+if sqlalchemy.__version__.startswith("1."):
+    pytest.skip("polyfactory's SQLAlchemyFactory needs SQLAlchemy 2", allow_module_level=True)
+
+import factory
 from polyfactory.factories.sqlalchemy_factory import SQLAlchemyFactory
 from polyfactory.fields import Use
 from warehouse import Note, Session, User, emails, notes

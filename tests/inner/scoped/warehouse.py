@@ -4,51 +4,54 @@ configured database (routed to the worker's namespace), a ``scoped_session`` and
 
 import os
 
-from sqlalchemy import ForeignKey, String, create_engine, func, make_url, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+from sqlalchemy import Column, ForeignKey, Integer, String, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker
+
+# Declared the way SQLAlchemy 1.4 and 2.x both read.
+Base = declarative_base()
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
+class User(Base):  # type: ignore[valid-type,misc]  # a base made at run time
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(80), unique=True)
+    id = Column(Integer, primary_key=True)
+    email = Column(String(80), unique=True, nullable=False)
 
 
-class Item(Base):
+class Item(Base):  # type: ignore[valid-type,misc]  # a base made at run time
     __tablename__ = "items"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    title: Mapped[str] = mapped_column(String(80))
+    id = Column(Integer, primary_key=True)
+    owner_id = Column(Integer, ForeignKey("users.id"))
+    title = Column(String(80))
 
 
-class Category(Base):
+class Category(Base):  # type: ignore[valid-type,misc]  # a base made at run time
     __tablename__ = "categories"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80), unique=True)
 
 
-class Note(Base):
+class Note(Base):  # type: ignore[valid-type,misc]  # a base made at run time
     __tablename__ = "notes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    text: Mapped[str] = mapped_column(String(80))
+    id = Column(Integer, primary_key=True)
+    text = Column(String(80), nullable=False)
 
 
 metadata = Base.metadata
-# The application names its driver: the one of the plugin's own connections (psycopg2 for a
-# plain postgresql:// URL), on which rows of wider-scoped fixtures are kept.
-engine = create_engine(
-    make_url(os.environ["UOW_DATABASE_URL"]).set(drivername="postgresql+psycopg2")
-)
-Session = scoped_session(sessionmaker(bind=engine))
-SessionLocal = sessionmaker(bind=engine)
+URL = make_url(os.environ["UOW_DATABASE_URL"])
+engine = create_engine(URL.set(drivername="postgresql+psycopg2"), future=True)
+Session = scoped_session(sessionmaker(bind=engine, future=True))
+SessionLocal = sessionmaker(bind=engine, future=True)
+
+
+def other_driver_engine():
+    """The same database through psycopg (3), beside the plugin's psycopg2: the test's
+    connection of that driver is another one, which keeps the fixtures' rows too."""
+    return create_engine(URL.set(drivername="postgresql+psycopg"))
 
 
 def count(model) -> int:

@@ -31,8 +31,8 @@ def test_factory_boy_and_polyfactory_write_the_tests_rows(
         FACTORIES_INI + f'uow_schema_prefix = "{own_prefix}"\nuow_isolation = "{isolation}"\n'
     )
 
-    # In order on one worker: each test after the first would meet the rows before it.
-    result = project.runpytest_subprocess(*args, "-p", "no:randomly")
+    # In random order: every test but the first would meet the rows of those before it.
+    result = project.runpytest_subprocess(*args, "-p", "randomly")
 
     result.assert_outcomes(passed=4)
     assert "UowWarning" not in result.stdout.str()

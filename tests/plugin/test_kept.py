@@ -52,7 +52,7 @@ def test_a_failed_tests_rows_are_kept_and_opened_by_the_printed_psql_line(
     project.makepyprojecttoml(ini)
     project.copy_example("kept/test_kept.py")
 
-    result = project.runpytest_subprocess(*args, "-p", "no:randomly", "--uow-keep-failed")
+    result = project.runpytest_subprocess(*args, "-p", "randomly", "--uow-keep-failed")
 
     result.assert_outcomes(passed=1, failed=2)
     kept = {name: url for _, name, url in KEPT_LINE.findall(result.stdout.str())}

@@ -2,6 +2,7 @@
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 INSERT = text("INSERT INTO batches (reference, qty) VALUES (:r, 1)")
 
@@ -16,7 +17,7 @@ def test_1_writes_two_rows_and_fails(uow_session):
 def closed_after_the_report():
     """Connections the test leaves open while it fails (its report is made before its
     teardown), closed afterwards so that the tests after it, in any order, meet none."""
-    connections: list = []
+    connections: list[Connection] = []
     yield connections
     for connection in connections:
         connection.close()

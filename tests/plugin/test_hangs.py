@@ -41,7 +41,7 @@ def test_a_test_left_in_a_transaction_holds_nothing_after_it(
 def test_anyios_loop_and_the_plugins_connection_live_as_long_as_its_widest_async_fixture(
     project: pytest.Pytester,
 ) -> None:
-    """README's account of anyio: a loop per test unless a wider-scoped async fixture spans
+    """The async guide's account of anyio: a loop per test unless a wider-scoped async fixture spans
     the tests; the plugin's connection lives on that loop, and its rollback, at the loop's
     shutdown, is measured as the reset."""
     project.copy_example("hangs")

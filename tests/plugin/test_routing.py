@@ -58,7 +58,7 @@ def test_an_apps_own_engines_join_the_test_with_workers(
     strategy: str,
 ) -> None:
     # A worker database that a reset replaces (recreate, or truncate after a fixture dropped
-    # the tables) takes the connection of a session that spans the tests with it: README says
+    # the tables) takes the connection of a session that spans the tests with it: the guide says
     # so; those three tests run in every other combination.
     dropped_under_it = isolation == "database" and strategy != "rollback"
     result = routed_project.runpytest_subprocess(

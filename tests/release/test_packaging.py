@@ -130,6 +130,9 @@ def test_the_sdist_holds_what_a_packager_needs_to_test_it(dist: Path) -> None:
         "tests/conftest.py",
         "tests/inner/project/app.py",
         "docs/ci/github-actions.yml",
+        "mkdocs.yml",
+        "docs/hooks.py",
+        "docs/index.md",
     } <= names
     assert not [name for name in names if "__pycache__" in name]
 

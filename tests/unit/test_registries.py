@@ -1,5 +1,5 @@
 """The registries are the one list of strategies and isolation modes: what users see (options,
-marker help, README) follows them. Pure logic, no database."""
+marker help, the strategies guide) follows them. Pure logic, no database."""
 
 from __future__ import annotations
 
@@ -13,18 +13,21 @@ from pytest_uow.isolation.registry import ISOLATIONS
 from pytest_uow.sessions.registry import adapter_for
 from pytest_uow.strategies.registry import MARKER_HELP, SUMMARIES
 
-README = Path(__file__).parents[2] / "README.md"
+STRATEGIES_GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "strategies.md"
 
 
-def _readme_table_first_column(heading: str) -> list[str]:
-    section = README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
+def _table_first_column(page: Path) -> list[str]:
+    rows = [
+        line
+        for line in page.read_text().split("\n## ", 1)[0].splitlines()
+        if line.startswith("| `")
+    ]
     first = [re.match(r"\| `(\w+)`", row) for row in rows]
     return [match.group(1) for match in first if match]
 
 
-def test_the_readme_lists_exactly_the_registered_strategies_in_order() -> None:
-    assert _readme_table_first_column("Strategies") == list(pytest_uow.STRATEGIES)
+def test_the_guide_lists_exactly_the_registered_strategies_in_order() -> None:
+    assert _table_first_column(STRATEGIES_GUIDE) == list(pytest_uow.STRATEGIES)
 
 
 def test_marker_help_describes_every_registered_strategy() -> None:

@@ -1,15 +1,19 @@
 """The settings are one table (``options.SPECS``): the resolved ``Settings`` has a field for
-each, the header shows each by its label, and README's table is generated from it."""
+each, the header shows each by its label, and the site's settings reference is generated from
+it (``docs/hooks.py``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
+
+import pytest
 
 from pytest_uow.settings.options import SPECS, readme_table
 from pytest_uow.settings.resolve import Settings
 
-README = Path(__file__).parents[2] / "README.md"
+DOCS = Path(__file__).parents[2] / "docs"
 
 
 def test_every_setting_has_a_field_and_its_display() -> None:
@@ -21,5 +25,17 @@ def test_every_setting_has_a_field_and_its_display() -> None:
     assert len({spec.env for spec in SPECS}) == len(SPECS)
 
 
-def test_readme_shows_the_table_generated_from_the_specs() -> None:
-    assert readme_table() in README.read_text()
+def test_the_settings_reference_is_generated_from_the_specs() -> None:
+    pytest.importorskip("mkdocs")
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (DOCS / "reference" / "settings.md").read_text()
+
+    rendered = hooks.on_page_markdown(page)
+
+    assert hooks.SETTINGS_MARK in page
+    assert readme_table() in rendered
+    assert hooks.SETTINGS_MARK not in rendered

@@ -8,7 +8,7 @@ join mode the strategy asks for). The application's own code still runs: its ses
 (SQLModel's, say), its options, and whatever a generator does after its ``yield``. The originals
 are put back after the test. A reference the scan cannot see, such as ``Depends(get_session)``
 in a route built at import, keeps calling the original: FastAPI's ``app.dependency_overrides``
-is the route for that (see README).
+is the route for that (see the guide, docs/guides/session-functions.md).
 """
 
 from __future__ import annotations

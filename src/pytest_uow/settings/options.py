@@ -1,5 +1,6 @@
 """Every setting in one table: its spellings (command line, environment, ini), help, and how
-the header and README show it; declaring them, and telling whether a project set any.
+the header and the settings reference show it; declaring them, and telling whether a project
+set any.
 
 Kept apart from ``resolve.py``, which reads, checks and loads the values: this module imports
 nothing of SQLAlchemy, so the options are declared, and a project that set one recognised, in
@@ -22,8 +23,8 @@ STRATEGIES_INI = "uow_strategies"
 @dataclass(frozen=True, eq=False)  # each spec is its own: hashed by identity
 class Spec:
     """How one setting is spelled in each place it can be given, its help text, and how it is
-    shown: in the report header (``label``, ``unset``) and in README's table (``title``,
-    ``default``)."""
+    shown: in the report header (``label``, ``unset``) and in the settings reference's table
+    (``title``, ``default``)."""
 
     ini: str
     env: str
@@ -35,8 +36,8 @@ class Spec:
     ini_type: Literal["string", "linelist"] = "string"
     label: str = ""  # the header's name: "uow: <label>=<value> (<source>)"
     unset: str = "none"  # what the header shows when the value is None
-    title: str = ""  # README's name for it
-    default: str = "none"  # README's default column
+    title: str = ""  # the settings reference's name for it
+    default: str = "none"  # the settings reference's default column
 
     @property
     def flag(self) -> str:
@@ -52,7 +53,7 @@ class Spec:
         return self.cli.get("action") is argparse.BooleanOptionalAction
 
     def readme_row(self) -> str:
-        """This setting's row of README's settings table."""
+        """This setting's row of the settings reference's table."""
         if self.option is None:
             cli = "—"
         elif self.is_yes_no:
@@ -316,6 +317,7 @@ def set_by(config: pytest.Config) -> list[str]:
 
 
 def readme_table() -> str:
-    """README's settings table, generated from ``SPECS`` (a test keeps README equal to it)."""
+    """The settings reference's table, generated from ``SPECS`` (``docs/hooks.py`` puts it on
+    the page as the site is built)."""
     head = "| setting | command line | environment | ini | default |\n|---|---|---|---|---|\n"
     return head + "".join(f"{spec.readme_row()}\n" for spec in SPECS)

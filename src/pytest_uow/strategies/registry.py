@@ -1,6 +1,6 @@
 """The one list of strategies: the command line's choices, the marker's valid values, the
-README's table and ``benchmarks/compare.py`` all read it. Names and summaries are known without
-importing the implementations (every pytest run reads them)."""
+strategies guide's table and ``benchmarks/compare.py`` all read it. Names and summaries are
+known without importing the implementations (every pytest run reads them)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,60 @@
+"""The site's reference covers what the plugin offers: every public fixture has a row in the
+fixtures reference, and the settings table and the command-line flags are generated from the
+same table the plugin registers them from (``docs/hooks.py``). Pure logic."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import pytest_uow.plugin
+from pytest_uow.settings.options import SPECS, readme_table
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+def _hooks() -> ModuleType:
+    pytest.importorskip("mkdocs")
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_every_public_fixture_has_a_row_in_the_fixtures_reference() -> None:
+    page = (DOCS / "reference" / "fixtures.md").read_text()
+    public = [name for name in pytest_uow.plugin.__all__ if name.startswith("uow_")]
+    public.append("uow_async_connection")  # registered per run, for the loop's plugin
+
+    missing = [name for name in public if f"| `{name}` |" not in page]
+
+    assert missing == []
+
+
+def test_the_flags_reference_gives_every_flag_the_plugin_registers() -> None:
+    hooks = _hooks()
+    page = (DOCS / "reference" / "command-line.md").read_text()
+
+    rendered = hooks.on_page_markdown(page)
+
+    assert hooks.FLAGS_MARK in page
+    for spec in SPECS:
+        if spec.option is not None:
+            assert f"`{spec.flag}" in rendered, spec.flag
+            assert spec.help in rendered
+
+
+def test_the_settings_reference_is_generated_from_the_specs() -> None:
+    hooks = _hooks()
+    page = (DOCS / "reference" / "settings.md").read_text()
+
+    rendered = hooks.on_page_markdown(page)
+
+    assert hooks.SETTINGS_MARK in page
+    assert readme_table() in rendered
+    assert hooks.SETTINGS_MARK not in rendered

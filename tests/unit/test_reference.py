@@ -58,3 +58,20 @@ def test_the_settings_reference_is_generated_from_the_specs() -> None:
     assert hooks.SETTINGS_MARK in page
     assert readme_table() in rendered
     assert hooks.SETTINGS_MARK not in rendered
+
+
+def test_the_api_reference_documents_every_public_name() -> None:
+    import pytest_uow
+
+    page = (DOCS / "reference" / "api.md").read_text()
+    names = [name for name in pytest_uow.__all__ if name != "__version__"]
+
+    missing = [
+        name
+        for name in names
+        if not any(
+            line.startswith("::: ") and line.endswith(f".{name}") for line in page.splitlines()
+        )
+    ]
+
+    assert missing == []

@@ -1,6 +1,7 @@
 """Every code block of the documentation site is accounted for: included from a file the test
 suite runs (``--8<--``), marked as not run (another tool's code, the code a page replaces), a
-sample of output (``text``), or checked here against what the plugin really accepts:
+sample of output (``text``), a diagram (``mermaid``), or checked here against what the plugin
+really accepts:
 
 - a TOML block parses, and every ``uow_*`` key it sets is a setting of ``options.SPECS``, with
   a value the setting allows where it has choices;
@@ -84,7 +85,7 @@ def test_every_block_is_included_checked_output_or_marked() -> None:
         str(block)
         for block in BLOCKS
         if not (block.included or block.marked_not_run)
-        and block.language not in {"toml", "sh", "python", "text", "yaml"}
+        and block.language not in {"toml", "sh", "python", "text", "mermaid"}
     ]
     assert unaccounted == []
 

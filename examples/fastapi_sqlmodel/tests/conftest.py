@@ -10,6 +10,7 @@ from users_app.db import engine
 from users_app.main import app
 
 
+# --8<-- [start:fixtures]
 @pytest.fixture(scope="session")
 def db() -> Iterator[Session]:
     with Session(engine) as session:
@@ -20,3 +21,6 @@ def db() -> Iterator[Session]:
 def client() -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+# --8<-- [end:fixtures]

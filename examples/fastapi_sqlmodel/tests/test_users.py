@@ -27,6 +27,7 @@ def test_the_seed_made_the_first_superuser(db: Session) -> None:
     assert uuid.UUID(str(admin.id)).version == 4, "uuid-ossp's uuid_generate_v4() keyed it"
 
 
+# --8<-- [start:created]
 def test_a_created_user_is_read_back(client: TestClient, db: Session) -> None:
     response = client.post("/users", json={"email": "ada@example.com", "full_name": "Ada"})
 
@@ -35,6 +36,9 @@ def test_a_created_user_is_read_back(client: TestClient, db: Session) -> None:
     assert client.get(f"/users/{user_id}").json()["full_name"] == "Ada"
     # The suite's own session sees what the API committed: the same transaction.
     assert db.get(User, uuid.UUID(user_id)) is not None
+
+
+# --8<-- [end:created]
 
 
 def test_an_email_is_taken_once(client: TestClient) -> None:

@@ -7,6 +7,7 @@ from shop.api import app
 from sqlalchemy import text
 
 
+# --8<-- [start:client]
 @pytest.fixture
 async def client():
     transport = httpx.ASGITransport(app=app)
@@ -22,6 +23,9 @@ async def test_an_order_takes_from_the_stock(client):
     assert response.status_code == 201
     assert response.json() == {"stock": 1}
     assert (await client.get("/products/LAMP")).json() == {"stock": 1}
+
+
+# --8<-- [end:client]
 
 
 async def test_out_of_stock_is_409(client):

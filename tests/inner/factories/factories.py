@@ -4,6 +4,7 @@ from polyfactory.fields import Use
 from shop import Customer, Session
 
 
+# --8<-- [start:factories]
 class CustomerFactory(factory.alchemy.SQLAlchemyModelFactory):
     """factory_boy, bound to the application's scoped_session, committing."""
 
@@ -31,3 +32,6 @@ class PolyCustomerFactory(SQLAlchemyFactory[Customer]):
     __session__ = Session
     __check_model__ = False
     id = Use(lambda: None)
+
+
+# --8<-- [end:factories]

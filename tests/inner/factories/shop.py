@@ -22,7 +22,9 @@ metadata = Base.metadata
 engine = create_engine(
     os.environ.get("APP_DATABASE_URL", "postgresql+psycopg2://app@127.0.0.1:1/app")
 )
+# --8<-- [start:session]
 Session = scoped_session(sessionmaker(bind=engine))
+# --8<-- [end:session]
 
 
 def customer_count() -> int:

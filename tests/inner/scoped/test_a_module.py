@@ -6,6 +6,7 @@ from sqlalchemy import select
 from warehouse import Category, Item, Session, User, count, emails
 
 
+# --8<-- [start:user]
 @pytest.fixture(scope="module")
 def user():
     user = User(email="a@example.com")
@@ -29,6 +30,9 @@ def test_a2_sees_the_user_not_a1s_item(user):
     Session.add(Item(owner_id=user.id, title="a2"))
     Session.commit()
     assert Session.scalars(select(Item.title)).all() == ["a2"]
+
+
+# --8<-- [end:user]
 
 
 def test_a3_the_scoped_session_still_works(user):

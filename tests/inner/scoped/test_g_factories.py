@@ -36,11 +36,15 @@ def staff():
     Session.remove()
 
 
+# --8<-- [start:poly_notes]
 @pytest.fixture(scope="module")
 def poly_notes(uow_scoped_session):
     NoteFactory.__session__ = uow_scoped_session
     created = NoteFactory.create_batch_sync(3)
     return sorted(note.text for note in created)
+
+
+# --8<-- [end:poly_notes]
 
 
 def test_g1_flushed_staff_are_seen(staff):

@@ -30,6 +30,7 @@ class AbstractUnitOfWork(abc.ABC):
 
 # Created at import time from configuration and captured below as a default argument: the
 # shape that defeats test helpers expecting an engine they can replace.
+# --8<-- [start:factory]
 DEFAULT_SESSION_FACTORY = sessionmaker(
     bind=create_engine(config.get_postgres_uri(), isolation_level="REPEATABLE READ")
 )
@@ -38,6 +39,7 @@ DEFAULT_SESSION_FACTORY = sessionmaker(
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def __init__(self, session_factory: sessionmaker[Session] = DEFAULT_SESSION_FACTORY) -> None:
         self.session_factory = session_factory
+        # --8<-- [end:factory]
 
     def __enter__(self) -> AbstractUnitOfWork:
         orm.start_mappers()

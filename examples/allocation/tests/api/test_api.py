@@ -5,6 +5,7 @@ import pytest
 from allocation.entrypoints.flask_app import create_app
 
 
+# --8<-- [start:api]
 @pytest.fixture
 def client():
     return create_app().test_client()
@@ -26,6 +27,7 @@ def test_happy_path_returns_201_and_allocated_batch(client):
     assert response.get_json() == {"batchref": "batch-early"}
     view = client.get("/allocations/order-1")
     assert view.get_json() == [{"sku": "SKU-LAMP", "batchref": "batch-early"}]
+    # --8<-- [end:api]
 
 
 def test_unhappy_path_returns_400_and_error_message(client):

@@ -48,6 +48,7 @@ def test_repository_saves_and_loads_a_product(uow_session):
     assert repo.get("GENERIC-SOFA").batches[0].reference == "batch1"
 
 
+# --8<-- [start:uow]
 def test_uow_can_retrieve_a_batch_and_allocate_to_it(uow_session_factory):
     session = uow_session_factory()
     insert_batch(session, "batch1", "HIPSTER-WORKBENCH", 100)
@@ -60,6 +61,7 @@ def test_uow_can_retrieve_a_batch_and_allocate_to_it(uow_session_factory):
         uow.commit()
 
     assert get_allocated_batch_ref(session, "o1", "HIPSTER-WORKBENCH") == "batch1"
+    # --8<-- [end:uow]
 
 
 def test_rolls_back_uncommitted_work_by_default(uow_session_factory):

@@ -34,6 +34,7 @@ def test_out_of_stock_through_the_live_server(uow_live_server, call):
     assert (status, body) == (400, {"message": "Out of stock for sku SKU-DESK"})
 
 
+# --8<-- [start:live]
 def test_the_server_sees_what_the_test_wrote(uow_live_server, uow_session, call):
     # Uncommitted, in the test's transaction: a server in another process could not see it.
     uow_session.execute(
@@ -48,3 +49,4 @@ def test_the_server_sees_what_the_test_wrote(uow_live_server, uow_session, call)
         {"orderid": "order-2", "sku": "CATALOGUE-LAMP", "qty": 2},
     )
     assert (status, body) == (201, {"batchref": "batch-seeded"})
+    # --8<-- [end:live]

@@ -9,11 +9,13 @@ from sqlalchemy.engine import Connection
 
 from allocation.adapters import orm
 
+# --8<-- [start:seed]
 CATALOGUE = ("CATALOGUE-CHAIR", "CATALOGUE-LAMP")
 
 
 def load(connection: Connection) -> None:
     connection.execute(insert(orm.products), [{"sku": sku} for sku in CATALOGUE])
+    # --8<-- [end:seed]
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ def try_to_allocate(orderid, sku, exceptions):
         exceptions.append(error)
 
 
+# --8<-- [start:truncate]
 @pytest.mark.uow(strategy="truncate")
 def test_concurrent_updates_to_version_are_not_allowed(uow_session_factory):
     session = uow_session_factory()
@@ -137,6 +138,7 @@ def test_concurrent_updates_to_version_are_not_allowed(uow_session_factory):
         )
     ).all()
     assert len(orders) == 1
+    # --8<-- [end:truncate]
 
 
 @pytest.mark.uow(strategy="truncate")

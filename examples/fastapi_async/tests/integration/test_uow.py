@@ -9,6 +9,7 @@ from shop.unit_of_work import SqlAlchemyUnitOfWork
 from sqlalchemy import text
 
 
+# --8<-- [start:async]
 async def test_commit_persists_within_the_test(uow_async_session_factory):
     await services.add_product("LAMP", 5, SqlAlchemyUnitOfWork(uow_async_session_factory))
 
@@ -21,6 +22,7 @@ async def test_uncommitted_work_is_rolled_back(uow_async_session_factory, uow_as
 
     count = await uow_async_session.execute(text("SELECT count(*) FROM products"))
     assert count.scalar_one() == 0
+    # --8<-- [end:async]
 
 
 @pytest.mark.parametrize("attempt", range(2))

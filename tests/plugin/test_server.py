@@ -239,3 +239,18 @@ def test_a_fixture_only_requested_at_run_time_says_how_to_load_the_plugin(
             "uow_* setting is set and no collected test asks for a uow fixture or the uow marker*"
         ]
     )
+
+
+@pytest.mark.throwaway
+def test_the_throwaway_server_guides_script_runs() -> None:
+    """The throwaway-server guide includes this script: it starts a server, queries it, and
+    leaves nothing running."""
+    script = Path(__file__).parents[2] / "examples" / "scripts" / "throwaway_server.py"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UOW_")}
+
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("PostgreSQL "), result.stdout

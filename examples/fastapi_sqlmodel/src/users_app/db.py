@@ -7,12 +7,14 @@ from sqlmodel import Session, create_engine, select
 from users_app import settings
 from users_app.models import User
 
+# --8<-- [start:get_db]
 engine = create_engine(settings.DATABASE_URL)
 
 
 def get_db() -> Iterator[Session]:
     with Session(engine) as session:
         yield session
+        # --8<-- [end:get_db]
 
 
 def init_db(session: Session) -> None:

@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import text
 
 SRC = Path(__file__).parents[2] / "src"
+# --8<-- [start:module]
 pytestmark = pytest.mark.uow(strategy="truncate")
+# --8<-- [end:module]
 
 
 @pytest.fixture(scope="session")

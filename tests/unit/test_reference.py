@@ -4,6 +4,7 @@ same table the plugin registers them from (``docs/hooks.py``). Pure logic."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -74,4 +75,48 @@ def test_the_api_reference_documents_every_public_name() -> None:
         )
     ]
 
+    assert missing == []
+
+
+_RAISED = {"UowWarning", "UowError", "ServerError", "UsageError", "DatabaseSetupError"}
+
+
+def _literal_parts(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [
+            v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        ]
+    if isinstance(node, ast.BinOp):
+        return _literal_parts(node.left) + _literal_parts(node.right)
+    return []
+
+
+def _messages() -> list[tuple[str, str]]:
+    """Each message the plugin raises or warns with, by where it is made: its longest fixed
+    part (the rest is the names and values of the moment)."""
+    found = []
+    source = Path(pytest_uow.plugin.__file__).parent
+    for path in sorted(source.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            parts = [part.strip() for part in _literal_parts(node.args[0])]
+            parts = [part for part in parts if len(part) >= 15]
+            if name in _RAISED and parts:
+                where = f"{path.relative_to(source)}:{node.lineno}"
+                found.append((where, max(parts, key=len)[:40]))
+    return found
+
+
+def test_the_messages_reference_quotes_every_message_the_plugin_raises_or_warns_with() -> None:
+    page = (DOCS / "reference" / "messages.md").read_text().replace("`", "")
+    messages = _messages()
+
+    missing = [f"{where}: {fixed}" for where, fixed in messages if fixed not in page]
+
+    assert len(messages) > 20
     assert missing == []

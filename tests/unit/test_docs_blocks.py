@@ -93,13 +93,17 @@ def test_every_block_is_included_checked_output_or_marked() -> None:
 @pytest.mark.parametrize("block", _checked("toml"), ids=str)
 def test_a_toml_block_sets_only_real_settings_to_allowed_values(block: Block) -> None:
     document = tomllib.loads(block.code)
-    options = document.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    # A whole pyproject.toml's settings, or the lines of one (no table header).
+    options = {**document, **document.get("tool", {}).get("pytest", {}).get("ini_options", {})}
     known = {spec.ini for spec in SPECS}
     for key, value in options.items():
         if key.startswith("uow_"):
             assert key in known, f"{block}: {key} is no setting"
             if key in CHOICES:
                 assert value in CHOICES[key], f"{block}: {key} = {value!r}"
+            if key == "uow_strategies":
+                for line in value:
+                    assert line.split("=")[-1].strip() in STRATEGIES, f"{block}: {line}"
 
 
 @pytest.mark.parametrize("block", _checked("sh"), ids=str)

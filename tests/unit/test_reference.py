@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -120,3 +121,25 @@ def test_the_messages_reference_quotes_every_message_the_plugin_raises_or_warns_
 
     assert len(messages) > 20
     assert missing == []
+
+
+def test_each_setting_has_a_section_with_an_example_the_plugin_accepts() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and newer
+    from pytest_uow.isolation.registry import ISOLATIONS
+    from pytest_uow.strategies.registry import STRATEGIES
+
+    hooks = _hooks()
+    rendered = hooks.each_setting()
+    examples = re.findall(r"```toml\n(.*?)```", rendered, re.DOTALL)
+
+    assert len(examples) == len(SPECS)
+    for spec, example in zip(SPECS, examples, strict=True):
+        assert f"### {spec.title}\n" in rendered
+        [(key, value)] = tomllib.loads(example).items()
+        assert key == spec.ini
+        if key == "uow_strategy":
+            assert value in STRATEGIES
+        if key == "uow_isolation":
+            assert value in ISOLATIONS
+        if spec.is_yes_no:
+            assert value is True

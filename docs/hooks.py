@@ -85,7 +85,7 @@ def each_setting() -> str:
         if spec.ini in choices:
             allowed = ", ".join(f"`{choice}`" for choice in choices[spec.ini])
         elif spec.is_yes_no:
-            allowed = "yes or no (`true`, `false`; `1`, `0` in the environment)"
+            allowed = "yes or no: `true`, `1`, `yes`, `on`, or `false`, `0`, `no`, `off`"
         elif spec.ini == "uow_strategies":
             allowed = "lines `pattern = strategy`, the pattern matched against node ids"
         elif spec.ini_type == "linelist":

@@ -483,7 +483,7 @@ class TestLife:
     @property
     def rebuilds(self) -> bool:
         """Whether its reset rebuilds the namespace (``recreate``)."""
-        return self._strategy.name == "recreate"
+        return self._strategy.rebuilds_namespace
 
     def where_the_data_was(self, keep: bool) -> list[str]:
         """For the test's failure report, while its isolation is still open; with ``keep``

@@ -50,5 +50,8 @@ class ResetStrategy(Protocol):
     # Whether the reset undoes what every connection committed, or only the test's own
     # connection's writes (then the others' are watched for: ``leftovers/escapes.py``).
     undoes_every_connection: ClassVar[bool]
+    # Whether the reset drops the namespace and builds it again (what wider-scoped fixtures
+    # committed goes with it: ``scoped.py`` finalizes them first).
+    rebuilds_namespace: ClassVar[bool]
 
     def isolate(self, target: ResetTarget) -> AbstractContextManager[Binding]: ...

@@ -33,6 +33,7 @@ class _RealCommitsStrategy(abc.ABC):
 
     name: ClassVar[str]
     undoes_every_connection: ClassVar[bool] = True
+    rebuilds_namespace: ClassVar[bool] = False
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:
@@ -58,6 +59,7 @@ class RecreateStrategy(_RealCommitsStrategy):
     """Afterwards the worker namespace is dropped and built again."""
 
     name: ClassVar[str] = "recreate"
+    rebuilds_namespace: ClassVar[bool] = True
 
     def reset(self, target: ResetTarget) -> None:
         target.rebuild()

@@ -22,6 +22,7 @@ class RollbackStrategy:
 
     name: ClassVar[str] = "rollback"
     undoes_every_connection: ClassVar[bool] = False
+    rebuilds_namespace: ClassVar[bool] = False
 
     @contextmanager
     def isolate(self, target: ResetTarget) -> Iterator[Binding]:
